@@ -1,0 +1,2 @@
+class ConvertError(Exception):
+    """A problem with an input file; the message names the file and says what is wrong."""
