@@ -187,7 +187,9 @@ private:
         const std::size_t data_size = size - 8 - std::size_t(hsize);
         struct Range { std::uint64_t begin, end; std::size_t index; };
         std::vector<Range> ranges;
-        for (auto& [key, value] : header.object()) {
+        for (const auto& entry : header.object()) {
+            const std::string& key = entry.first;  // named, not a structured binding: lambdas capture it
+            const Json& value = entry.second;
             if (key == "__metadata__") {
                 if (!value.is_object()) bad("__metadata__ is not an object");
                 for (auto& [mk, mv] : value.object()) {

@@ -2,7 +2,7 @@
 // A network asks for numbered slots; a slot grows when a larger input arrives and is otherwise reused,
 // so that steady-state inference performs no heap allocation.
 #pragma once
-#include <vector>
+#include <deque>
 
 #include "tensor.hpp"
 #include "thread_pool.hpp"
@@ -26,8 +26,9 @@ public:
     }
 
 private:
-    std::vector<AlignedBuffer<unsigned char>> bytes_;
-    std::vector<Tensor> tensors_;
+    // deques: growing them never moves the slots already handed out (a network holds several at once)
+    std::deque<AlignedBuffer<unsigned char>> bytes_;
+    std::deque<Tensor> tensors_;
 };
 
 /// Where a layer runs: the thread pool (nullptr = the calling thread only) and its scratch memory.

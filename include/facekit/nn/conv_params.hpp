@@ -9,6 +9,12 @@
 #include "../core/error.hpp"
 #include "../core/tensor.hpp"
 
+#if defined(__GNUC__)
+#define FACEKIT_NOINLINE __attribute__((noinline))
+#else
+#define FACEKIT_NOINLINE
+#endif
+
 namespace facekit::nn {
 
 /// Kernel, stride and (possibly asymmetric) zero padding of a 2-D convolution or pooling window.
@@ -17,8 +23,13 @@ struct Window {
     int sh = 1, sw = 1;
     int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
 
-    static Window square(int k, int stride = 1, int pad = 0) { return {k, k, stride, stride, pad, pad, pad, pad}; }
-    static Window rect(int kh, int kw, int ph, int pw) { return {kh, kw, 1, 1, ph, pw, ph, pw}; }
+    // Out of line on purpose: GCC 12 with AVX-512 (-O2 -march=native) miscompiles the 8-int constant
+    // these build when they are inlined into a caller with several of them (a 1x1 window came out with
+    // padding 1). Keeping them out of line keeps the fields runtime values.
+    FACEKIT_NOINLINE static Window square(int k, int stride = 1, int pad = 0) {
+        return {k, k, stride, stride, pad, pad, pad, pad};
+    }
+    FACEKIT_NOINLINE static Window rect(int kh, int kw, int ph, int pw) { return {kh, kw, 1, 1, ph, pw, ph, pw}; }
     /// TensorFlow's SAME padding for an input of h×w: the extra pixel goes bottom/right.
     Window same_for(int h, int w) const {
         Window r = *this;

@@ -1,0 +1,351 @@
+// facekit/pipeline/detector.hpp: the MTCNN detector, step for step as facenet-pytorch's detect_face
+// (commit 787da06). ../shared/reference/mtcnn/NOTES.md lists the details this reproduces; section numbers
+// below refer to it. Box arithmetic is float32 with every product rounded before it is added, as PyTorch
+// evaluates it: a fused multiply-add would move boxes across the floor() and trunc() that follow.
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <memory>
+#include <numeric>
+#include <vector>
+
+#include "../models/mtcnn.hpp"
+#include "detection.hpp"
+#include "image.hpp"
+#include "resample.hpp"
+
+namespace facekit {
+
+struct DetectorOptions {
+    int min_face = 20;                       // smallest face side, in pixels
+    std::array<float, 3> thresholds{0.6f, 0.7f, 0.7f};  // P-, R- and O-Net face probability
+    double factor = 0.709;                   // scale step of the image pyramid
+    std::size_t max_candidates = 20000;      // windows passed to R-Net at most (the best-scoring are kept)
+    std::size_t max_faces = 10000;           // faces returned at most (the largest are kept)
+    std::size_t batch = 256;                 // R-/O-Net windows per forward pass
+
+    void validate() const {
+        if (min_face < 1) throw InvalidArgument("min face size must be at least 1 pixel");
+        for (float t : thresholds)
+            if (!(t >= 0.0f && t <= 1.0f)) throw InvalidArgument("detection thresholds must lie in [0, 1]");
+        if (!(factor > 0.0 && factor < 1.0)) throw InvalidArgument("pyramid factor must lie in (0, 1)");
+        if (max_candidates == 0 || batch == 0) throw InvalidArgument("candidate cap and batch must be positive");
+    }
+};
+
+/// Time spent in each stage of the last detect() call, in milliseconds.
+struct StageTimes {
+    double pnet = 0, rnet = 0, onet = 0;
+    double total() const noexcept { return pnet + rnet + onet; }
+};
+
+namespace detail {
+/// a·b rounded to float before it is used: stops the compiler from contracting a·b + c into an FMA.
+inline float mul(float a, float b) {
+    volatile float p = a * b;
+    return p;
+}
+
+struct Window {
+    float x1, y1, x2, y2, score;
+    float reg[4];
+    float landmarks[10];
+};
+
+/// The scale pyramid (§1): repeated double multiplications, exactly as upstream.
+inline std::vector<double> pyramid_scales(int width, int height, int min_face, double factor) {
+    std::vector<double> scales;
+    const double m = 12.0 / min_face;
+    double minl = std::min(height, width) * m, scale = m;
+    while (minl >= 12) {
+        scales.push_back(scale);
+        scale *= factor;
+        minl *= factor;
+    }
+    return scales;
+}
+
+/// torchvision's nms (§8): descending score, ties by lower index, IoU with areas without +1,
+/// suppression when IoU > threshold. Returns kept indices in that order.
+inline std::vector<int> nms_iou(const std::vector<Window>& w, double threshold) {
+    const int n = int(w.size());
+    std::vector<int> order(static_cast<std::size_t>(n), 0);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a].score > w[b].score; });
+    std::vector<float> area(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) area[i] = mul(w[i].x2 - w[i].x1, w[i].y2 - w[i].y1);
+    std::vector<char> suppressed(static_cast<std::size_t>(n), 0);
+    std::vector<int> keep;
+    for (int a = 0; a < n; ++a) {
+        const int i = order[a];
+        if (suppressed[i]) continue;
+        keep.push_back(i);
+        for (int b = a + 1; b < n; ++b) {
+            const int j = order[b];
+            if (suppressed[j]) continue;
+            const float iw = std::max(0.0f, std::min(w[i].x2, w[j].x2) - std::max(w[i].x1, w[j].x1));
+            const float ih = std::max(0.0f, std::min(w[i].y2, w[j].y2) - std::max(w[i].y1, w[j].y1));
+            const float inter = mul(iw, ih);
+            const float iou = inter / (area[i] + area[j] - inter);
+            if (double(iou) > threshold) suppressed[j] = 1;
+        }
+    }
+    return keep;
+}
+
+/// facenet-pytorch's nms_numpy with the "Min" criterion (§7): +1 areas, overlap = inter / min(areas),
+/// a box survives while overlap <= threshold (compared in float32, as numpy does).
+inline std::vector<int> nms_min(const std::vector<Window>& w, float threshold) {
+    const int n = int(w.size());
+    std::vector<int> order(static_cast<std::size_t>(n), 0);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a].score > w[b].score; });
+    std::vector<float> area(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) area[i] = mul(w[i].x2 - w[i].x1 + 1.0f, w[i].y2 - w[i].y1 + 1.0f);
+    std::vector<char> removed(static_cast<std::size_t>(n), 0);
+    std::vector<int> keep;
+    for (int a = 0; a < n; ++a) {
+        const int i = order[a];
+        if (removed[i]) continue;
+        keep.push_back(i);
+        for (int b = a + 1; b < n; ++b) {
+            const int j = order[b];
+            if (removed[j]) continue;
+            const float iw = std::max(0.0f, std::min(w[i].x2, w[j].x2) - std::max(w[i].x1, w[j].x1) + 1.0f);
+            const float ih = std::max(0.0f, std::min(w[i].y2, w[j].y2) - std::max(w[i].y1, w[j].y1) + 1.0f);
+            const float overlap = mul(iw, ih) / std::min(area[i], area[j]);
+            if (!(overlap <= threshold)) removed[j] = 1;
+        }
+    }
+    return keep;
+}
+
+inline std::vector<Window> select(const std::vector<Window>& w, const std::vector<int>& idx) {
+    std::vector<Window> r;
+    r.reserve(idx.size());
+    for (int i : idx) r.push_back(w[i]);
+    return r;
+}
+
+/// Makes windows square around their centre (rerec, §4).
+inline void make_square(std::vector<Window>& ws) {
+    for (Window& w : ws) {
+        const float h = w.y2 - w.y1, wd = w.x2 - w.x1, l = std::max(wd, h);
+        w.x1 = w.x1 + wd * 0.5f - l * 0.5f;
+        w.y1 = w.y1 + h * 0.5f - l * 0.5f;
+        w.x2 = w.x1 + l;
+        w.y2 = w.y1 + l;
+    }
+}
+
+/// Box regression with the +1 window size (bbreg, §6).
+inline void regress_plus1(Window& w) {
+    const float wd = w.x2 - w.x1 + 1.0f, h = w.y2 - w.y1 + 1.0f;
+    const float x1 = w.x1 + mul(w.reg[0], wd), y1 = w.y1 + mul(w.reg[1], h);
+    const float x2 = w.x2 + mul(w.reg[2], wd), y2 = w.y2 + mul(w.reg[3], h);
+    w.x1 = x1, w.y1 = y1, w.x2 = x2, w.y2 = y2;
+}
+
+/// float → int truncation toward zero, saturating (boxes far outside the image stay far outside).
+inline int trunc_int(float v) {
+    if (!(v > -1e9f)) return -1000000000;
+    if (v > 1e9f) return 1000000000;
+    return int(v);
+}
+
+/// The crop region of a window (pad, §5): truncated, clamped to [1, W] × [1, H] as 1-based inclusive
+/// ranges, returned as a 0-based half-open rectangle. Returns false for a window with no pixels.
+inline bool crop_rect(const Window& w, int width, int height, PixelRect& r) {
+    int x = trunc_int(w.x1), y = trunc_int(w.y1), ex = trunc_int(w.x2), ey = trunc_int(w.y2);
+    x = std::max(x, 1), y = std::max(y, 1), ex = std::min(ex, width), ey = std::min(ey, height);
+    if (!(ey > y - 1 && ex > x - 1)) return false;
+    r = PixelRect{x - 1, y - 1, ex, ey};
+    return true;
+}
+}  // namespace detail
+
+/// Finds faces with MTCNN. The networks are shared (read-only); a Detector holds the scratch memory of
+/// its calls, so give each thread its own Detector (they are cheap: copy one).
+template <class B = nn::DefaultBackend>
+class Detector {
+public:
+    using Nets = models::MtcnnNets<B>;
+
+    explicit Detector(std::shared_ptr<const Nets> nets, DetectorOptions options = {}, ThreadPool* pool = nullptr)
+        : nets_(std::move(nets)), options_(options), pool_(pool) {
+        if (!nets_) throw InvalidArgument("Detector: no networks");
+        options_.validate();
+    }
+    Detector(const Detector& o) : nets_(o.nets_), options_(o.options_), pool_(o.pool_) {}
+
+    const DetectorOptions& options() const noexcept { return options_; }
+    const StageTimes& last_times() const noexcept { return times_; }
+
+    /// Faces in `img`, largest box area first (facenet-pytorch's MTCNN(keep_all=True) order).
+    std::vector<Detection> detect(const Image& img) {
+        if (img.empty()) throw InvalidArgument("detect: empty image");
+        times_ = StageTimes{};
+        using clock = std::chrono::steady_clock;
+        auto t0 = clock::now();
+        std::vector<detail::Window> windows = stage1(img);
+        auto t1 = clock::now();
+        if (!windows.empty()) windows = stage2(img, std::move(windows));
+        auto t2 = clock::now();
+        std::vector<Detection> faces;
+        if (!windows.empty()) faces = stage3(img, std::move(windows));
+        auto t3 = clock::now();
+        auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
+        times_ = StageTimes{ms(t0, t1), ms(t1, t2), ms(t2, t3)};
+        return faces;
+    }
+
+    /// A batch of images; each result is what detect() gives for that image.
+    std::vector<std::vector<Detection>> detect(const std::vector<Image>& images) {
+        std::vector<std::vector<Detection>> out;
+        out.reserve(images.size());
+        StageTimes sum;
+        for (const Image& img : images) {
+            out.push_back(detect(img));
+            sum.pnet += times_.pnet, sum.rnet += times_.rnet, sum.onet += times_.onet;
+        }
+        times_ = sum;
+        return out;
+    }
+
+private:
+    Context ctx(Workspace& ws) const { return Context{pool_, &ws}; }
+
+    /// Stage 1 (§1–4): P-Net over the pyramid, per-scale NMS 0.5, cross-scale NMS 0.7, regression, square.
+    std::vector<detail::Window> stage1(const Image& img) {
+        std::vector<detail::Window> all;
+        for (double scale : detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor)) {
+            const int hs = int(img.height * scale + 1), ws = int(img.width * scale + 1);
+            Tensor& input = scratch_.tensor(0, Shape(1, hs, ws, 3));
+            area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, hs, ws, input.data());
+            View out = nets_->pnet.forward(input, pnet_ws_, ctx(pnet_ws_));
+            const float s = float(scale);
+            std::vector<detail::Window> found;
+            for (int y = 0; y < out.shape.h; ++y)
+                for (int x = 0; x < out.shape.w; ++x) {
+                    const float* o = out.pixel(0, y, x);
+                    if (!(o[1] >= options_.thresholds[0])) continue;
+                    detail::Window w{};
+                    // float32 true division by float(scale), then floor (§3)
+                    w.x1 = std::floor(float(2 * x + 1) / s);
+                    w.y1 = std::floor(float(2 * y + 1) / s);
+                    w.x2 = std::floor(float(2 * x + 12) / s);
+                    w.y2 = std::floor(float(2 * y + 12) / s);
+                    w.score = o[1];
+                    std::copy(o + 2, o + 6, w.reg);
+                    found.push_back(w);
+                }
+            for (int i : detail::nms_iou(found, 0.5)) all.push_back(found[i]);
+        }
+        all = detail::select(all, detail::nms_iou(all, 0.7));
+        for (detail::Window& w : all) {  // regression with the size without +1 (§4)
+            const float rw = w.x2 - w.x1, rh = w.y2 - w.y1;
+            const float x1 = w.x1 + detail::mul(w.reg[0], rw), y1 = w.y1 + detail::mul(w.reg[1], rh);
+            const float x2 = w.x2 + detail::mul(w.reg[2], rw), y2 = w.y2 + detail::mul(w.reg[3], rh);
+            w.x1 = x1, w.y1 = y1, w.x2 = x2, w.y2 = y2;
+        }
+        detail::make_square(all);
+        if (all.size() > options_.max_candidates) all.resize(options_.max_candidates);  // best scores first
+        return all;
+    }
+
+    /// Crops every window (§5), runs `net` on batches, and returns its rows (one per kept window).
+    template <class Net>
+    std::vector<float> run_crops(const Net& net, const Image& img, std::vector<detail::Window>& windows, int size,
+                                 Workspace& ws) {
+        std::vector<detail::Window> kept;
+        std::vector<PixelRect> rects;
+        for (const detail::Window& w : windows) {
+            PixelRect r;
+            if (detail::crop_rect(w, img.width, img.height, r)) kept.push_back(w), rects.push_back(r);
+        }
+        windows = std::move(kept);
+        const std::size_t n = windows.size(), per_crop = std::size_t(size) * size * 3;
+        std::vector<float> rows(n * Net::kOutputs);
+        for (std::size_t b0 = 0; b0 < n; b0 += options_.batch) {
+            const std::size_t bn = std::min(options_.batch, n - b0);
+            Tensor& input = scratch_.tensor(1, Shape(std::int64_t(bn), size, size, 3));
+            Context c = ctx(ws);
+            c.parallel_for(std::int64_t(bn), [&](std::int64_t i) {
+                area_resize_normalized(img, rects[b0 + std::size_t(i)], size, size, input.data() + std::size_t(i) * per_crop);
+            });
+            View out = net.forward(input, ws, c);
+            for (std::size_t i = 0; i < bn; ++i)
+                std::copy(out.pixel(i), out.pixel(i) + Net::kOutputs, &rows[(b0 + i) * Net::kOutputs]);
+        }
+        return rows;
+    }
+
+    /// Stage 2 (§6): R-Net, keep p > t2, NMS 0.7, regression (+1), square.
+    std::vector<detail::Window> stage2(const Image& img, std::vector<detail::Window> windows) {
+        std::vector<float> rows = run_crops(nets_->rnet, img, windows, 24, rnet_ws_);
+        std::vector<detail::Window> pass;
+        for (std::size_t i = 0; i < windows.size(); ++i) {
+            const float* o = &rows[i * 6];
+            if (!(o[1] > options_.thresholds[1])) continue;
+            detail::Window w = windows[i];
+            w.score = o[1];
+            std::copy(o + 2, o + 6, w.reg);
+            pass.push_back(w);
+        }
+        pass = detail::select(pass, detail::nms_iou(pass, 0.7));
+        for (detail::Window& w : pass) detail::regress_plus1(w);
+        detail::make_square(pass);
+        return pass;
+    }
+
+    /// Stage 3 (§7, §9): O-Net, keep p > t3, landmarks from the unregressed window, regression, "Min"
+    /// NMS 0.7, then the largest box area first.
+    std::vector<Detection> stage3(const Image& img, std::vector<detail::Window> windows) {
+        std::vector<float> rows = run_crops(nets_->onet, img, windows, 48, onet_ws_);
+        std::vector<detail::Window> pass;
+        for (std::size_t i = 0; i < windows.size(); ++i) {
+            const float* o = &rows[i * 16];
+            if (!(o[1] > options_.thresholds[2])) continue;
+            detail::Window w = windows[i];
+            w.score = o[1];
+            std::copy(o + 2, o + 6, w.reg);
+            const float wd = w.x2 - w.x1 + 1.0f, h = w.y2 - w.y1 + 1.0f;
+            for (int k = 0; k < 5; ++k) {
+                w.landmarks[k] = detail::mul(wd, o[6 + k]) + w.x1 - 1.0f;
+                w.landmarks[5 + k] = detail::mul(h, o[11 + k]) + w.y1 - 1.0f;
+            }
+            detail::regress_plus1(w);
+            pass.push_back(w);
+        }
+        pass = detail::select(pass, detail::nms_min(pass, 0.7f));
+        std::vector<Detection> faces;
+        faces.reserve(pass.size());
+        for (const detail::Window& w : pass) {
+            Detection d;
+            d.box = {w.x1, w.y1, w.x2, w.y2};
+            d.score = w.score;
+            for (int k = 0; k < 5; ++k) d.landmarks[k] = Point{w.landmarks[k], w.landmarks[5 + k]};
+            faces.push_back(d);
+        }
+        // numpy argsort(area)[::-1]: ascending (stable here), then reversed.
+        std::vector<int> order(faces.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::vector<float> area(faces.size());
+        for (std::size_t i = 0; i < faces.size(); ++i) area[i] = detail::mul(faces[i].width(), faces[i].height());
+        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return area[a] < area[b]; });
+        std::reverse(order.begin(), order.end());
+        std::vector<Detection> sorted;
+        for (int i : order) sorted.push_back(faces[i]);
+        if (sorted.size() > options_.max_faces) sorted.resize(options_.max_faces);
+        return sorted;
+    }
+
+    std::shared_ptr<const Nets> nets_;
+    DetectorOptions options_;
+    ThreadPool* pool_ = nullptr;
+    Workspace scratch_, pnet_ws_, rnet_ws_, onet_ws_;
+    StageTimes times_;
+};
+
+}  // namespace facekit

@@ -1,0 +1,148 @@
+// facekit/pipeline/resample.hpp: the two resamplers whose exact arithmetic the references depend on.
+//
+// area_resize: PyTorch's interpolate(mode="area") = adaptive average pooling, used inside MTCNN for the
+//   pyramid and the 24×24 / 48×48 crops. Output i of n_out averages input [⌊i·n/n_out⌋, ⌈(i+1)·n/n_out⌉);
+//   the value is (sum / kh) / kw in float32 — two divisions, in that order (NOTES §2).
+// pil_bilinear_resize: Pillow's 8-bit BILINEAR resize, used by facenet-pytorch for face crops: separable
+//   triangle filter with support max(1, scale), 22-bit fixed-point weights, horizontal pass first, each
+//   pass rounded and clamped to uint8 (NOTES §10).
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "../core/tensor.hpp"
+#include "image.hpp"
+
+namespace facekit {
+
+/// Region [x0, x1) × [y0, y1) of an image; must lie inside it.
+struct PixelRect {
+    int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    int width() const noexcept { return x1 - x0; }
+    int height() const noexcept { return y1 - y0; }
+};
+
+/// Area-resamples `rect` of `img` to out_h × out_w and writes (v − 127.5)·0.0078125 as NHWC floats to
+/// `out` (out_h × out_w × 3 floats, dense).
+inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, int out_w, float* out) {
+    if (rect.x0 < 0 || rect.y0 < 0 || rect.x1 > img.width || rect.y1 > img.height || rect.width() <= 0 ||
+        rect.height() <= 0 || out_h <= 0 || out_w <= 0)
+        throw InvalidArgument("area_resize: region outside the image or empty");
+    const int in_h = rect.height(), in_w = rect.width();
+    // Column windows, and a running integer sum over the rows of the current row window.
+    std::vector<int> cx0(static_cast<std::size_t>(out_w)), cx1(static_cast<std::size_t>(out_w));
+    for (int j = 0; j < out_w; ++j) {
+        cx0[j] = int(std::int64_t(j) * in_w / out_w);
+        cx1[j] = int((std::int64_t(j + 1) * in_w + out_w - 1) / out_w);
+    }
+    std::vector<std::int64_t> colsum(std::size_t(in_w + 1) * 3);  // prefix sums over columns
+    for (int i = 0; i < out_h; ++i) {
+        const int y0 = int(std::int64_t(i) * in_h / out_h);
+        const int y1 = int((std::int64_t(i + 1) * in_h + out_h - 1) / out_h);
+        std::fill(colsum.begin(), colsum.end(), 0);
+        for (int y = y0; y < y1; ++y) {
+            const std::uint8_t* src = img.at(rect.x0, rect.y0 + y);
+            for (int x = 0; x < in_w; ++x)
+                for (int c = 0; c < 3; ++c) colsum[std::size_t(x + 1) * 3 + c] += src[x * 3 + c];
+        }
+        for (int x = 0; x < in_w; ++x)
+            for (int c = 0; c < 3; ++c) colsum[std::size_t(x + 1) * 3 + c] += colsum[std::size_t(x) * 3 + c];
+        const float kh = float(y1 - y0);
+        for (int j = 0; j < out_w; ++j) {
+            const float kw = float(cx1[j] - cx0[j]);
+            float* dst = out + (std::size_t(i) * out_w + j) * 3;
+            for (int c = 0; c < 3; ++c) {
+                const std::int64_t sum = colsum[std::size_t(cx1[j]) * 3 + c] - colsum[std::size_t(cx0[j]) * 3 + c];
+                const float v = float(sum) / kh / kw;
+                dst[c] = (v - 127.5f) * 0.0078125f;
+            }
+        }
+    }
+}
+
+namespace detail {
+/// Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis: per output index, the first input
+/// index, the tap count and 22-bit fixed-point weights.
+struct PilAxis {
+    std::vector<int> first, count;
+    std::vector<std::int32_t> weights;  // count_max per output
+    int taps = 0;
+
+    PilAxis(int in_size, int out_size) {
+        constexpr int kPrecisionBits = 32 - 8 - 2;
+        const double scale = double(in_size) / out_size;
+        const double filterscale = std::max(scale, 1.0);
+        const double support = 1.0 * filterscale;  // bilinear support is 1
+        taps = int(std::ceil(support)) * 2 + 1;
+        first.resize(out_size), count.resize(out_size), weights.assign(std::size_t(out_size) * taps, 0);
+        std::vector<double> k(static_cast<std::size_t>(taps));
+        for (int xx = 0; xx < out_size; ++xx) {
+            const double center = (xx + 0.5) * scale;
+            const double ss = 1.0 / filterscale;
+            int xmin = int(center - support + 0.5);
+            if (xmin < 0) xmin = 0;
+            int xmax = int(center + support + 0.5);
+            if (xmax > in_size) xmax = in_size;
+            xmax -= xmin;
+            double ww = 0.0;
+            for (int x = 0; x < xmax; ++x) {
+                double t = std::abs((x + xmin - center + 0.5) * ss);
+                double w = t < 1.0 ? 1.0 - t : 0.0;
+                k[x] = w;
+                ww += w;
+            }
+            for (int x = 0; x < xmax; ++x) {
+                double v = ww != 0.0 ? k[x] / ww : k[x];
+                weights[std::size_t(xx) * taps + x] =
+                    std::int32_t(v < 0 ? -0.5 + v * (1 << kPrecisionBits) : 0.5 + v * (1 << kPrecisionBits));
+            }
+            first[xx] = xmin, count[xx] = xmax;
+        }
+    }
+};
+inline std::uint8_t clip8(std::int64_t v) {
+    v >>= 22;
+    return std::uint8_t(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+}  // namespace detail
+
+/// Pillow's Image.resize((out_w, out_h), BILINEAR) of `rect` of `img` (after Image.crop), bit-exact.
+inline Image pil_bilinear_resize(const Image& img, PixelRect rect, int out_w, int out_h) {
+    if (rect.x0 < 0 || rect.y0 < 0 || rect.x1 > img.width || rect.y1 > img.height || rect.width() <= 0 ||
+        rect.height() <= 0)
+        throw InvalidArgument("pil_bilinear_resize: region outside the image or empty");
+    // The crop itself.
+    Image src(rect.width(), rect.height());
+    for (int y = 0; y < src.height; ++y)
+        std::copy(img.at(rect.x0, rect.y0 + y), img.at(rect.x0, rect.y0 + y) + src.width * 3, src.row(y));
+    // Horizontal pass (skipped when the width does not change, as Pillow does).
+    Image tmp = src;
+    if (out_w != src.width) {
+        detail::PilAxis ax(src.width, out_w);
+        tmp = Image(out_w, src.height);
+        for (int y = 0; y < src.height; ++y)
+            for (int xx = 0; xx < out_w; ++xx)
+                for (int c = 0; c < 3; ++c) {
+                    std::int64_t acc = 1 << 21;
+                    for (int x = 0; x < ax.count[xx]; ++x)
+                        acc += std::int64_t(src.at(ax.first[xx] + x, y)[c]) * ax.weights[std::size_t(xx) * ax.taps + x];
+                    tmp.at(xx, y)[c] = detail::clip8(acc);
+                }
+    }
+    if (out_h == tmp.height) return tmp;
+    detail::PilAxis ay(tmp.height, out_h);
+    Image out(tmp.width, out_h);
+    for (int yy = 0; yy < out_h; ++yy)
+        for (int x = 0; x < tmp.width; ++x)
+            for (int c = 0; c < 3; ++c) {
+                std::int64_t acc = 1 << 21;
+                for (int y = 0; y < ay.count[yy]; ++y)
+                    acc += std::int64_t(tmp.at(x, ay.first[yy] + y)[c]) * ay.weights[std::size_t(yy) * ay.taps + y];
+                out.at(x, yy)[c] = detail::clip8(acc);
+            }
+    return out;
+}
+
+}  // namespace facekit

@@ -1,0 +1,264 @@
+// MTCNN against facenet-pytorch: the networks on the stored inputs, the resampling, every detection of
+// the 37 reference photos, the JPEG originals, and the 160×160 face crops.
+#include <set>
+
+#include "facekit/pipeline/align.hpp"
+#include "facekit/pipeline/detector.hpp"
+#include "reference.hpp"
+
+using namespace facekit;
+using namespace facekit::test;
+
+namespace {
+struct Fixture {
+    std::shared_ptr<const models::MtcnnNets<>> nets = models::MtcnnNets<>::load(models_dir());
+    ThreadPool pool{2};
+};
+Fixture& fixture() {
+    static Fixture f;
+    return f;
+}
+const SafeTensors& nets_reference() {
+    static SafeTensors st = SafeTensors::open(shared("reference/mtcnn/nets.safetensors"));
+    return st;
+}
+float max_abs(const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    float m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+    return m;
+}
+/// Channels [c0, c0+n) of every pixel of an N×h×w×C view, as N×n×h×w (the reference layout).
+std::vector<float> nchw_channels(ConstView v, int c0, int n) {
+    std::vector<float> out;
+    for (int i = 0; i < v.shape.n; ++i)
+        for (int c = c0; c < c0 + n; ++c)
+            for (int y = 0; y < v.shape.h; ++y)
+                for (int x = 0; x < v.shape.w; ++x) out.push_back(v.pixel(i, y, x)[c]);
+    return out;
+}
+const std::set<std::string> kBorderline = {"test_images__angelina_jolie__1", "2008_004176", "2007_007763",
+                                           "2008_007676", "bald_guys"};
+}  // namespace
+
+TEST_CASE("P-Net, R-Net and O-Net match facenet-pytorch on the stored inputs (1e-4)") {
+    Fixture& f = fixture();
+    const SafeTensors& ref = nets_reference();
+    Workspace ws;
+    Context ctx{&f.pool, &ws};
+    {
+        Tensor in = nhwc_from_nchw(ref, "pnet.input");
+        View out = f.nets->pnet.forward(in, ws, ctx);
+        REQUIRE(out.shape == Shape(1, 185, 356, 6));
+        float dp = max_abs(nchw_channels(out, 0, 2), ref.floats("pnet.prob"));
+        float dr = max_abs(nchw_channels(out, 2, 4), ref.floats("pnet.reg"));
+        MESSAGE("pnet max |Δ| prob " << dp << ", reg " << dr);
+        CHECK(dp <= 1e-4f);
+        CHECK(dr <= 1e-4f);
+    }
+    {
+        Tensor in = nhwc_from_nchw(ref, "rnet.input");
+        View out = f.nets->rnet.forward(in, ws, ctx);
+        float dp = max_abs(nchw_channels(out, 0, 2), ref.floats("rnet.prob"));
+        float dr = max_abs(nchw_channels(out, 2, 4), ref.floats("rnet.reg"));
+        MESSAGE("rnet max |Δ| prob " << dp << ", reg " << dr);
+        CHECK(dp <= 1e-4f);
+        CHECK(dr <= 1e-4f);
+    }
+    {
+        Tensor in = nhwc_from_nchw(ref, "onet.input");
+        View out = f.nets->onet.forward(in, ws, ctx);
+        float dp = max_abs(nchw_channels(out, 0, 2), ref.floats("onet.prob"));
+        float dr = max_abs(nchw_channels(out, 2, 4), ref.floats("onet.reg"));
+        float dl = max_abs(nchw_channels(out, 6, 10), ref.floats("onet.landmarks"));
+        MESSAGE("onet max |Δ| prob " << dp << ", reg " << dr << ", landmarks " << dl);
+        CHECK(dp <= 1e-4f);
+        CHECK(dr <= 1e-4f);
+        CHECK(dl <= 1e-4f);
+    }
+}
+
+TEST_CASE("the pyramid and the area resampling reproduce the reference bit for bit") {
+    Json pyr = load_json(shared("reference/mtcnn/pyramid.json"));
+    Image img = load_image(shared("data/images/png/multiface.png"));
+    REQUIRE(img.width == 1200);
+    auto scales = detail::pyramid_scales(img.width, img.height, 20, 0.709);
+    REQUIRE(scales.size() == pyr.at("scales").array().size());
+    for (std::size_t i = 0; i < scales.size(); ++i) {
+        CHECK(scales[i] == pyr.at("scales")[i].number());
+        CHECK(int(img.height * scales[i] + 1) == pyr.at("resized_hw")[i][0].integer());
+        CHECK(int(img.width * scales[i] + 1) == pyr.at("resized_hw")[i][1].integer());
+    }
+    const SafeTensors& ref = nets_reference();
+    Tensor expect = nhwc_from_nchw(ref, "pnet.input");
+    Tensor got(expect.shape());
+    area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
+    CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    // Every R-Net and O-Net crop, from the recorded 1-based inclusive ranges.
+    for (auto [net, size] : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
+        Tensor inputs = nhwc_from_nchw(ref, net + ".input");
+        const TensorInfo& r = ref.at(net + ".crop_yeyxex");
+        std::vector<std::int32_t> yeyxex(std::size_t(r.numel()));
+        std::memcpy(yeyxex.data(), r.bytes, r.nbytes);
+        std::size_t mismatched = 0;
+        const std::size_t per = std::size_t(size) * size * 3;
+        std::vector<float> crop(per);
+        for (int i = 0; i < inputs.shape().n; ++i) {
+            const std::int32_t* q = &yeyxex[std::size_t(i) * 4];
+            area_resize_normalized(img, PixelRect{q[2] - 1, q[0] - 1, q[3], q[1]}, size, size, crop.data());
+            mismatched += std::memcmp(crop.data(), inputs.data() + i * per, per * sizeof(float)) != 0;
+        }
+        CAPTURE(net);
+        CHECK(mismatched == 0);
+    }
+}
+
+TEST_CASE("stage-2 candidate windows of multiface match the reference") {
+    // The squared windows after stage 1 are exactly rnet.candidates, in order; we rebuild them through the
+    // crop ranges they give (§5), which must equal the recorded ones.
+    const SafeTensors& ref = nets_reference();
+    auto cand = ref.floats("rnet.candidates");
+    const TensorInfo& r = ref.at("rnet.crop_yeyxex");
+    std::vector<std::int32_t> q(std::size_t(r.numel()));
+    std::memcpy(q.data(), r.bytes, r.nbytes);
+    for (std::size_t i = 0; i < cand.size() / 5; ++i) {
+        detail::Window w{};
+        w.x1 = cand[i * 5], w.y1 = cand[i * 5 + 1], w.x2 = cand[i * 5 + 2], w.y2 = cand[i * 5 + 3];
+        PixelRect pr;
+        REQUIRE(detail::crop_rect(w, 1200, 630, pr));
+        CHECK(pr.y0 + 1 == q[i * 4]);
+        CHECK(pr.y1 == q[i * 4 + 1]);
+        CHECK(pr.x0 + 1 == q[i * 4 + 2]);
+        CHECK(pr.x1 == q[i * 4 + 3]);
+    }
+}
+
+TEST_CASE("detections on every reference PNG match facenet-pytorch") {
+    Fixture& f = fixture();
+    Detector<> det(f.nets, {}, &f.pool);
+    Json ref = load_json(shared("reference/mtcnn/detections.json"));
+    int images = 0, faces = 0;
+    for (auto& [name, entry] : ref.object()) {
+        if (name == "_settings") continue;
+        CAPTURE(name);
+        Image img = load_image(shared("data/images/png/" + name + ".png"));
+        REQUIRE(img.width == entry.at("width").integer());
+        auto got = det.detect(img);
+        const auto& boxes = entry.at("boxes").array();
+        const bool borderline = kBorderline.count(name) != 0;
+        ++images;
+        if (borderline) {
+            // Either answer is right for one face here; every face both runs agree on must still match.
+            CHECK(std::abs(int(got.size()) - int(boxes.size())) <= 1);
+        } else {
+            REQUIRE(got.size() == boxes.size());
+        }
+        for (std::size_t i = 0; i < boxes.size(); ++i) {
+            std::array<float, 4> rb;
+            for (int k = 0; k < 4; ++k) rb[k] = float(boxes[i][k].number());
+            // Match by best IoU (order is checked separately for the strict cases).
+            std::size_t best = got.size();
+            float best_iou = 0;
+            for (std::size_t j = 0; j < got.size(); ++j)
+                if (iou(got[j].box, rb) > best_iou) best_iou = iou(got[j].box, rb), best = j;
+            if (borderline && best_iou < 0.99f) continue;  // the face the two reference runs disagree on
+            REQUIRE(best < got.size());
+            CAPTURE(i);
+            CHECK(best_iou >= 0.99f);
+            if (!borderline) CHECK(best == i);
+            CHECK(std::abs(got[best].score - float(entry.at("probs")[i].number())) <= 1e-3f);
+            for (int k = 0; k < 5; ++k) {
+                CHECK(std::abs(got[best].landmarks[k].x - float(entry.at("landmarks")[i][k][0].number())) <= 0.5f);
+                CHECK(std::abs(got[best].landmarks[k].y - float(entry.at("landmarks")[i][k][1].number())) <= 0.5f);
+            }
+            ++faces;
+        }
+    }
+    CHECK(images == 37);
+    MESSAGE(faces << " reference faces matched");
+    CHECK(faces >= 98);
+}
+
+TEST_CASE("detections on the original JPEGs (stb_image decoding): same count, boxes close") {
+    // stb_image decodes these JPEGs within ±3 levels of PIL/libjpeg-turbo (mean 0.01–0.1: different IDCT
+    // constants, chroma upsampling and colour rounding). On a few small faces that moves the window NMS
+    // keeps by a pixel or two, so the IoU >= 0.95 holds for almost all faces, not every one:
+    // we assert the face count everywhere, IoU >= 0.85 for every face, and that no more than the two faces
+    // measured (2008_002079 face 5 at 0.874, Ashton_Kutcher_0001 at 0.921) fall below 0.95.
+    Fixture& f = fixture();
+    Detector<> det(f.nets, {}, &f.pool);
+    Json ref = load_json(shared("reference/mtcnn/detections.json"));
+    const Json& sources = ref.at("_settings").at("sources");
+    int faces = 0, close = 0;
+    float worst = 1;
+    for (auto& [name, entry] : ref.object()) {
+        if (name == "_settings" || kBorderline.count(name)) continue;
+        std::string src = sources.at(name).at("source").string();
+        std::string path;
+        if (src.rfind("images/facenet_pytorch_data/", 0) == 0) path = "data/images/facenet-pytorch/" + src.substr(28);
+        else if (src.rfind("images/dlib_faces/", 0) == 0) path = "data/images/dlib/" + src.substr(18);
+        else if (src.rfind("lfw/lfw-deepfunneled-crop150/", 0) == 0) path = "data/lfw/images/" + src.substr(29);
+        REQUIRE_MESSAGE(!path.empty(), "unknown source " << src);
+        CAPTURE(path);
+        auto got = det.detect(load_image(shared(path)));
+        const auto& boxes = entry.at("boxes").array();
+        REQUIRE(got.size() == boxes.size());
+        for (std::size_t i = 0; i < boxes.size(); ++i) {
+            std::array<float, 4> rb;
+            for (int k = 0; k < 4; ++k) rb[k] = float(boxes[i][k].number());
+            float best = 0;
+            for (auto& g : got) best = std::max(best, iou(g.box, rb));
+            CHECK(best >= 0.85f);
+            worst = std::min(worst, best);
+            close += best >= 0.95f;
+            ++faces;
+        }
+    }
+    MESSAGE(close << " of " << faces << " JPEG faces at IoU >= 0.95; worst IoU " << worst);
+    CHECK(faces == 52);
+    CHECK(faces - close <= 2);
+}
+
+TEST_CASE("facenet-style 160x160 crops match the reference crops (mean |Δ| <= 1 level)") {
+    Json crops = load_json(shared("reference/mtcnn/crops/crops.json"));
+    std::map<std::string, Image> sources;
+    double worst = 0;
+    int exact = 0, count = 0;
+    for (auto& [file, info] : crops.object()) {
+        const std::string src = info.at("source_png").string();
+        if (!sources.count(src)) sources[src] = load_image(shared("data/images/png/" + src));
+        std::array<float, 4> box;
+        for (int k = 0; k < 4; ++k) box[k] = float(info.at("box_float32")[k].number());
+        Image got = crop_face(sources[src], box, 160, 0);
+        Image want = load_image(shared("reference/mtcnn/crops/" + file));
+        REQUIRE(got.pixels.size() == want.pixels.size());
+        double sum = 0;
+        for (std::size_t i = 0; i < got.pixels.size(); ++i) sum += std::abs(int(got.pixels[i]) - int(want.pixels[i]));
+        const double mean = sum / double(got.pixels.size());
+        worst = std::max(worst, mean);
+        exact += sum == 0;
+        ++count;
+        CAPTURE(file);
+        CHECK(mean <= 1.0);
+    }
+    MESSAGE(exact << " of " << count << " crops bit-exact; worst mean |Δ| " << worst);
+    CHECK(count == 100);
+}
+
+TEST_CASE("similarity alignment reproduces the reference transforms and crops") {
+    Json ref = load_json(shared("reference/mobilefacenet/landmarks_and_transforms.json"));
+    const auto& names = ref.at("names").array();
+    REQUIRE(names.size() == 46);
+    double worst_m = 0;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        std::array<Point, 5> lm;
+        for (int k = 0; k < 5; ++k)
+            lm[k] = Point{float(ref.at("landmarks")[i][k][0].number()), float(ref.at("landmarks")[i][k][1].number())};
+        Affine m = similarity_transform(lm, kArcFaceTemplate112);
+        for (int r = 0; r < 2; ++r)
+            for (int c = 0; c < 3; ++c)
+                worst_m = std::max(worst_m, std::abs(m[r * 3 + c] - ref.at("transform")[i][r][c].number()));
+    }
+    MESSAGE("max |Δ| of the 46 transforms: " << worst_m);
+    CHECK(worst_m <= 1e-4);
+}
