@@ -1,0 +1,129 @@
+// facekit bench: forward-pass time on a fixed input after warm-up (the measure of
+// ../shared/peers/bench.sh, so the two compare side by side), per backend.
+#pragma once
+#include <facekit/pipeline/detector.hpp>
+#include <facekit/pipeline/embedder.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iostream>
+
+#include "common.hpp"
+
+#ifndef FACEKIT_DEFAULT_SHARED_DIR
+#define FACEKIT_DEFAULT_SHARED_DIR "../shared"
+#endif
+
+namespace cli {
+
+struct Timing {
+    double median_ms = 0, min_ms = 0;
+};
+
+template <class F>
+Timing time_it(int reps, int warmup, F&& f) {
+    for (int i = 0; i < warmup; ++i) f();
+    std::vector<double> ms;
+    for (int i = 0; i < reps; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        f();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(ms.begin(), ms.end());
+    return {ms[ms.size() / 2], ms.front()};
+}
+
+inline std::string bench_json(const std::string& model, const char* backend, const char* isa, int batch, int threads,
+                              int reps, Timing t, double flops) {
+    return "{\"model\": " + str(model) + ", \"backend\": " + str(backend) + ", \"isa\": " + str(isa) +
+           ", \"batch\": " + std::to_string(batch) + ", \"threads\": " + std::to_string(threads) +
+           ", \"reps\": " + std::to_string(reps) + ", \"median_ms\": " + num(t.median_ms) + ", \"min_ms\": " + num(t.min_ms) +
+           ", \"median_ms_per_item\": " + num(t.median_ms / batch) + ", \"gflops\": " + num(flops / (t.median_ms * 1e6));
+}
+
+/// The same fixed input as ort_bench.js: sin(i · 0.37).
+inline void fill_fixed(facekit::Tensor& t) {
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = float(std::sin(double(i) * 0.37));
+}
+
+template <class B>
+std::string bench_embedder(const std::string& model, const std::string& weights, int batch, int reps, facekit::ThreadPool& pool) {
+    using namespace facekit;
+    auto st = SafeTensors::open(weights);
+    Workspace ws;
+    Context ctx{&pool, &ws};
+    auto run = [&](const auto& net, int size) {
+        Tensor in(Shape(batch, size, size, 3));
+        fill_fixed(in);
+        Timing t = time_it(reps, 5, [&] { net.forward(in, ws, ctx); });
+        return bench_json(model, B::name, B::isa(), batch, pool.size(), reps, t, net.flops(in.shape()));
+    };
+    if (model == "facenet") return run(models::InceptionResnetV1<B>(st), 160) + "}";
+    return run(models::MobileFaceNet<B>(st), 112) + "}";
+}
+
+template <class B>
+std::string bench_mtcnn(const std::string& dir, const facekit::Image& img, int reps, facekit::ThreadPool& pool) {
+    using namespace facekit;
+    auto nets = std::make_shared<const models::MtcnnNets<B>>(SafeTensors::open(dir + "/pnet.safetensors"),
+                                                             SafeTensors::open(dir + "/rnet.safetensors"),
+                                                             SafeTensors::open(dir + "/onet.safetensors"));
+    Detector<B> det(nets, {}, &pool);
+    std::vector<StageTimes> stages;
+    std::size_t faces = 0;
+    Timing t = time_it(reps, 3, [&] {
+        faces = det.detect(img).size();
+        stages.push_back(det.last_times());
+    });
+    auto median = [&](double StageTimes::*m) {
+        std::vector<double> v;
+        for (auto& s : stages) v.push_back(s.*m);
+        std::sort(v.begin(), v.end());
+        return v[v.size() / 2];
+    };
+    return bench_json("mtcnn", B::name, B::isa(), 1, pool.size(), reps, t, 0.0).substr(0) + ", \"width\": " +
+           std::to_string(img.width) + ", \"height\": " + std::to_string(img.height) + ", \"faces\": " + std::to_string(faces) +
+           ", \"stages_ms\": {\"pnet\": " + num(median(&StageTimes::pnet)) + ", \"rnet\": " + num(median(&StageTimes::rnet)) +
+           ", \"onet\": " + num(median(&StageTimes::onet)) + "}}";
+}
+
+/// The default detector input: the central 4:3 region of multiface.png (all six faces) at 640×480.
+inline facekit::Image default_bench_photo() {
+    const char* env = std::getenv("FACEKIT_SHARED");
+    const std::string path = std::string(env && *env ? env : FACEKIT_DEFAULT_SHARED_DIR) + "/data/images/png/multiface.png";
+    facekit::Image img = facekit::load_image(path);
+    const int w = img.height * 4 / 3;
+    return facekit::pil_bilinear_resize(img, {(img.width - w) / 2, 0, (img.width - w) / 2 + w, img.height}, 640, 480);
+}
+
+inline int cmd_bench(const std::vector<std::string>& argv) {
+    Args a(argv, {"models", "threads", "model", "weights", "batch", "backend", "reps", "image", "size", "dim", "k"}, {"int8"});
+    const std::string model = a.get("model", "facenet");
+    if (model != "facenet" && model != "mobilefacenet" && model != "mtcnn")
+        throw UsageError("--model must be facenet, mobilefacenet or mtcnn");
+    const std::string backend = a.get("backend", "xsimd");
+    if (backend != "xsimd" && backend != "eigen" && backend != "scalar") throw UsageError("--backend must be xsimd, eigen or scalar");
+    const int batch = int(a.integer("batch", 1, 1, 4096));
+    const int reps = int(a.integer("reps", model == "mtcnn" ? 30 : 100, 1, 1000000));
+    auto pool = make_pool(a);
+    std::string out;
+    using namespace facekit::nn;
+    if (model == "mtcnn") {
+        if (a.has("batch")) throw UsageError("--batch does not apply to mtcnn");
+        facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo();
+        const std::string dir = models_dir(a);
+        out = backend == "xsimd"   ? bench_mtcnn<DefaultBackend>(dir, img, reps, *pool)
+              : backend == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps, *pool)
+                                   : bench_mtcnn<ScalarBackend>(dir, img, reps, *pool);
+    } else {
+        const std::string weights = a.get("weights", models_dir(a) + "/" + model + ".safetensors");
+        out = backend == "xsimd"   ? bench_embedder<DefaultBackend>(model, weights, batch, reps, *pool)
+              : backend == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps, *pool)
+                                   : bench_embedder<ScalarBackend>(model, weights, batch, reps, *pool);
+    }
+    std::cout << out << "\n";
+    return 0;
+}
+
+}  // namespace cli
