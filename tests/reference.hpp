@@ -1,5 +1,6 @@
 // Helpers for comparing against ../shared/reference: NCHW tensors into NHWC, boxes, IoU.
 #pragma once
+#include <array>
 #include <cmath>
 #include <map>
 

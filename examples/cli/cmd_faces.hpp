@@ -3,6 +3,7 @@
 #include <facekit/core/safetensors_writer.hpp>
 #include <facekit/pipeline/detector.hpp>
 #include <facekit/pipeline/draw.hpp>
+#include <facekit/eval/thresholds.hpp>
 #include <facekit/pipeline/embedder.hpp>
 
 #include <iostream>
@@ -122,17 +123,11 @@ inline int cmd_embed(const std::vector<std::string>& argv) {
     return 0;
 }
 
-/// Default "same person" thresholds on the squared distance of normalised embeddings.
-/// mobilefacenet: the best LFW threshold of the reference pipeline (reference/mobilefacenet/README.md: 1.264).
-/// facenet: 1.10, the usual value for facenet-pytorch's vggface2 weights (not measured here: those weights
-/// are not on this machine; the bundled checkpoint is synthetic).
-inline double default_threshold(const std::string& model) { return model == "facenet" ? 1.10 : 1.264; }
-
 inline int cmd_compare(const std::vector<std::string>& argv) {
     Args a(argv, {"models", "threads", "model", "weights", "threshold", "min-face", "thresholds", "factor"}, {"flip"});
     if (a.positional().size() != 2) throw UsageError("compare needs exactly two images: IMAGE_A IMAGE_B");
     FacePipeline p(a, true);
-    const double threshold = a.number("threshold", default_threshold(model_name(a)), 0, 4);
+    const double threshold = a.number("threshold", facekit::eval::default_thresholds(model_name(a)).verify, 0, 4);
     facekit::Embedding e[2];
     for (int i = 0; i < 2; ++i) {
         const std::string& path = a.positional()[std::size_t(i)];

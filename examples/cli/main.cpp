@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "cmd_bench.hpp"
+#include "cmd_eval.hpp"
 #include "cmd_faces.hpp"
+#include "cmd_gallery.hpp"
 
 namespace {
 
@@ -15,6 +17,11 @@ commands:
   detect   [--min-face 20] [--thresholds 0.6,0.7,0.7] [--factor 0.709] [--draw DIR] IMAGE...
   embed    [--model M] [--aligned] [--largest] [--flip] [--out FILE.safetensors] IMAGE...
   compare  [--model M] [--threshold T] IMAGE_A IMAGE_B
+  gallery enroll   --gallery FILE [--model M] [--int8] NAME IMAGE...
+  gallery identify --gallery FILE [--k 5] [--threshold T] [--draw DIR] IMAGE...
+  gallery list     --gallery FILE
+  gallery remove   --gallery FILE NAME
+  lfw      --pairs PAIRS.txt --images DIR [--model M] [--flip] [--folds 10]
   bench    [--model facenet|mobilefacenet|mtcnn] [--batch 1] [--backend xsimd|eigen|scalar] [--reps 100] [--image FILE]
 
 common options:
@@ -55,6 +62,8 @@ int main(int argc, char** argv) {
         if (cmd == "embed") return cli::cmd_embed(args);
         if (cmd == "compare") return cli::cmd_compare(args);
         if (cmd == "bench") return cli::cmd_bench(args);
+        if (cmd == "lfw") return cli::cmd_lfw(args);
+        if (cmd == "gallery") return cli::cmd_gallery(args);
         throw cli::UsageError("unknown command \"" + cmd + "\"");
     } catch (const cli::UsageError& e) {
         std::cerr << "facekit: usage error: " << e.what() << " (see facekit --help)\n";

@@ -29,7 +29,7 @@ inline void draw_box(Image& img, const std::array<float, 4>& box, Rgb c, int thi
 }
 
 /// A detection: its box and its five landmarks as small squares.
-inline void draw_detection(Image& img, const Detection& d, Rgb box_color = {0, 255, 0}, Rgb point_color = {255, 0, 0}) {
+inline void draw_detection(Image& img, const Detection& d, Rgb box_color = {0, 255, 0}, Rgb point_color = {0, 200, 255}) {
     const int t = std::max(1, int(std::min(d.width(), d.height()) / 60.0f) + 1);
     draw_box(img, d.box, box_color, t);
     for (const Point& p : d.landmarks) {
