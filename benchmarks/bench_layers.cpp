@@ -1,0 +1,126 @@
+// Backend benchmark: representative convolutions of the networks (and the whole networks) on each
+// backend, as time, GFLOP/s and the ratio to Eigen's large-GEMM throughput measured in the same run.
+// Usage: bench_layers [--threads N] [--reps R] [--models DIR]
+#include <facekit/models/inception_resnet_v1.hpp>
+#include <facekit/models/mobilefacenet.hpp>
+#include <facekit/nn/backends.hpp>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+
+using namespace facekit;
+using namespace facekit::nn;
+
+namespace {
+template <class F>
+double median_ms(int reps, F&& f) {
+    f();
+    std::vector<double> t;
+    for (int i = 0; i < reps; ++i) {
+        auto a = std::chrono::steady_clock::now();
+        f();
+        t.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+    }
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+/// Eigen's single-threaded GEMM on large square matrices: the reference throughput (GFLOP/s per core).
+double eigen_gemm_gflops(int reps) {
+    const int n = 1024;
+    Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), c(n, n);
+    const double ms = median_ms(reps, [&] { c.noalias() = a * b; });
+    return 2.0 * n * n * n / (ms * 1e6);
+}
+
+struct ConvCase {
+    const char* name;
+    int n, h, w, cin, cout;
+    Window win;
+};
+
+template <class B>
+void bench_conv(const ConvCase& cc, ThreadPool* pool, int reps, double ref) {
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> d(-1, 1);
+    ConvSpec s;
+    s.window = cc.win, s.cin = cc.cin, s.cout = cc.cout;
+    s.weights.resize(std::size_t(cc.cout) * cc.win.taps() * cc.cin);
+    for (auto& x : s.weights) x = d(rng);
+    s.epilogue.bias.assign(std::size_t(cc.cout), 0.1f);
+    s.epilogue.activation = Activation::ReLU;
+    Conv2d<B> conv(s);
+    Tensor in(Shape(cc.n, cc.h, cc.w, cc.cin));
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = d(rng);
+    Tensor out(conv.output_shape(in.shape()));
+    Workspace ws;
+    Context ctx{pool, &ws};
+    const double ms = median_ms(reps, [&] { conv.forward(in, out, ctx); });
+    const double gf = conv.flops(in.shape()) / (ms * 1e6);
+    std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%\n", B::name, cc.name, ms, gf, 100.0 * gf / ref);
+}
+
+template <class B>
+void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) {
+    Workspace ws;
+    Context ctx{pool, &ws};
+    for (int batch : {1, 8}) {
+        models::InceptionResnetV1<B> irv1(SafeTensors::open(dir + "/facenet.safetensors"));
+        Tensor in(Shape(batch, 160, 160, 3));
+        for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
+        const double ms = median_ms(batch == 1 ? reps : std::max(3, reps / 8), [&] { irv1.forward(in, ws, ctx); });
+        const double gf = irv1.flops(in.shape()) / (ms * 1e6);
+        std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%  (%.2f ms per face)\n", B::name,
+                    batch == 1 ? "InceptionResnetV1 160², batch 1" : "InceptionResnetV1 160², batch 8", ms, gf, 100.0 * gf / ref,
+                    ms / batch);
+    }
+    models::MobileFaceNet<B> mfn(SafeTensors::open(dir + "/mobilefacenet.safetensors"));
+    Tensor in(Shape(1, 112, 112, 3));
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
+    const double ms = median_ms(reps, [&] { mfn.forward(in, ws, ctx); });
+    const double gf = mfn.flops(in.shape()) / (ms * 1e6);
+    std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%\n", B::name, "MobileFaceNet 112², batch 1", ms, gf, 100.0 * gf / ref);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+    int threads = 2, reps = 20;
+    std::string models = FACEKIT_DEFAULT_MODELS_DIR;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--models")) models = argv[i + 1];
+    }
+    ThreadPool pool(threads);
+    const double eigen1 = eigen_gemm_gflops(5);
+    const double ref = eigen1 * threads;  // Eigen's large GEMM, scaled to the threads used
+    std::printf("facekit backend benchmark: %d thread(s), xsimd ISA %s, Eigen SIMD %s\n", threads,
+                DefaultBackend::isa(), Eigen::SimdInstructionSetsInUse());
+    std::printf("Eigen large GEMM (1024³, 1 thread): %.1f GFLOP/s; %% below = share of %d × that = %.1f GFLOP/s\n\n",
+                eigen1, threads, ref);
+    const ConvCase cases[] = {
+        {"stem conv2d_2b 3×3 32→64 @77²", 1, 77, 77, 32, 64, Window::square(3, 1, 1)},
+        {"stem conv2d_4a 3×3 80→192 @38²", 1, 38, 38, 80, 192, Window::square(3)},
+        {"block35 1×1 256→96 @17²", 1, 17, 17, 256, 96, Window::square(1)},
+        {"block35 up 1×1 96→256 @17²", 1, 17, 17, 96, 256, Window::square(1)},
+        {"block17 1×7 128→128 @8²", 1, 8, 8, 128, 128, Window::rect(1, 7, 0, 3)},
+        {"block17 up 1×1 256→896 @8²", 1, 8, 8, 256, 896, Window::square(1)},
+        {"block8 1×1 1792→384 @3²", 1, 3, 3, 1792, 384, Window::square(1)},
+        {"mfn expand 1×1 64→128 @28²", 1, 28, 28, 64, 128, Window::square(1)},
+        {"pnet conv1 3×3 3→10 @240×320", 1, 240, 320, 3, 10, Window::square(3)},
+    };
+    for (const ConvCase& c : cases) {
+        bench_conv<DefaultBackend>(c, &pool, reps, ref);
+        bench_conv<EigenBackend>(c, &pool, reps, ref);
+        bench_conv<ScalarBackend>(c, &pool, std::max(1, reps / 10), ref);
+    }
+    std::printf("\nwhole networks\n");
+    bench_nets<DefaultBackend>(models, &pool, reps, ref);
+    bench_nets<EigenBackend>(models, &pool, std::max(3, reps / 4), ref);
+    return 0;
+}
