@@ -10,6 +10,7 @@
 // a PReLU with α = 2c fused into the layer before it; a residual ADD becomes that layer's residual
 // epilogue; RESHAPE to [N, 192] is a no-op in NHWC. Any other operator is refused with its name.
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -27,6 +28,8 @@ template <class B = nn::DefaultBackend>
 class MobileFaceNet {
 public:
     static constexpr int kInput = 112, kDim = 192;
+    /// Called with (tensor name, value) after each layer, for inspection, profiling and tests.
+    using Observer = std::function<void(const std::string&, ConstView)>;
 
     explicit MobileFaceNet(const SafeTensors& st) {
         WeightFile w(st, "mobilefacenet");
@@ -41,7 +44,8 @@ public:
 
     /// in: N×112×112×3 RGB standardised as (v − 127.5)/128. Returns N×1×1×192 in `ws`, L2-normalised
     /// unless `normalize` is false (the raw output TensorFlow Lite gives).
-    View forward(ConstView in, Workspace& ws, const Context& ctx, bool normalize = true) const {
+    View forward(ConstView in, Workspace& ws, const Context& ctx, bool normalize = true,
+                 const Observer& observe = nullptr) const {
         if (in.shape.h != kInput || in.shape.w != kInput || in.shape.c != 3)
             throw InvalidArgument("MobileFaceNet expects N×112×112×3 input, got " + in.shape.to_string());
         std::vector<ConstView> values(names_.size());
@@ -54,6 +58,7 @@ public:
             if (s.depthwise) dw_[s.layer].forward(x, y, ctx, res);
             else conv_[s.layer].forward(x, y, ctx, res);
             values[s.output] = y.view();
+            if (observe) observe(names_[std::size_t(s.output)], y.view());
         }
         View out(const_cast<float*>(values[output_].data), values[output_].shape);
         if (normalize) nn::l2_normalize(out);

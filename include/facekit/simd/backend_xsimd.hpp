@@ -174,7 +174,11 @@ private:
         const float* zero = zero_row(p.cin);
         const int oh = out.shape.h, ow = out.shape.w;
         const bool pointwise = taps == 1 && win.sh == 1 && win.sw == 1 && win.pad_top == 0 && win.pad_left == 0;
-        for (int r = 0; r < MR; ++r) {
+        // (n, oy, ox) of row m0, then stepped along the tile (no division per row)
+        int n = int(m0 / (std::int64_t(oh) * ow)), oy = int(m0 % (std::int64_t(oh) * ow)) / ow, ox = int(m0 % ow);
+        for (int r = 0; r < MR; ++r, ++ox) {
+            if (ox == ow) ox = 0, ++oy;
+            if (oy == oh) oy = 0, ++n;
             const std::int64_t mi = m0 + r;
             const float** a = &rows[std::size_t(r) * taps];
             if (mi >= m) {
@@ -185,8 +189,6 @@ private:
                 a[0] = in.pixel(std::size_t(mi));
                 continue;
             }
-            const int n = int(mi / (std::int64_t(oh) * ow)), rem = int(mi % (std::int64_t(oh) * ow));
-            const int oy = rem / ow, ox = rem % ow;
             for (int ky = 0; ky < win.kh; ++ky) {
                 const int iy = oy * win.sh - win.pad_top + ky;
                 for (int kx = 0; kx < win.kw; ++kx) {
