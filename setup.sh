@@ -18,6 +18,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # 1. System packages (Debian names). Only the missing ones are installed.
 packages=(g++ cmake ninja-build meson pkg-config python3 libeigen3-dev libxsimd-dev libstb-dev doctest-dev)
+# the test command also builds with sanitizers and fuzzes (clang's libFuzzer)
+if [ "$cmd" = test ]; then packages+=(clang libclang-rt-dev); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -63,6 +65,22 @@ if [ "$cmd" = test ]; then
   meson setup "$build/meson" "$root" --wipe -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null ||
     meson setup "$build/meson" "$root" -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null
   meson test -C "$build/meson" --print-errorlogs -q
+  common=(-G Ninja -DFACEKIT_SHARED_DIR="$shared" -DFACEKIT_UPSTREAM_MODELS_DIR="$upstream" -DFACEKIT_INSTALL=OFF)
+  log "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
+  cmake -S "$root" -B "$build/asan" "${common[@]}" -DCMAKE_BUILD_TYPE=None \
+    -DCMAKE_CXX_FLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null
+  cmake --build "$build/asan"
+  (cd "$build/asan" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j2 -E test_converter)
+  log "ThreadSanitizer: the threaded tests"
+  cmake -S "$root" -B "$build/tsan" "${common[@]}" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g -fsanitize=thread" >/dev/null
+  cmake --build "$build/tsan" --target test_concurrency test_layers
+  (cd "$build/tsan" && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^(test_concurrency|test_layers)$')
+  log "libFuzzer: ${FACEKIT_FUZZ_SECONDS:-60} s per target"
+  cmake -S "$root" -B "$build/fuzz" "${common[@]}" -DCMAKE_CXX_COMPILER=clang++ -DFACEKIT_FUZZ=ON \
+    -DFACEKIT_BUILD_TESTS=OFF -DFACEKIT_BUILD_TOOLS=OFF >/dev/null
+  cmake --build "$build/fuzz"
+  bash "$root/tests/fuzz/run.sh" "$build/fuzz" "${FACEKIT_FUZZ_SECONDS:-60}"
   log "all tests passed"
 else
   bash "$root/examples/main_job.sh" "$build" "$shared"

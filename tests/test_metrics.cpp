@@ -96,3 +96,39 @@ TEST_CASE("cosine distance with mean subtraction matches the reference to 1e-9")
     o.cosine = true, o.subtract_mean = true;
     check_result(evaluate_verification(p.e1.data(), p.e2.data(), 6000, 64, p.same, o), want.at("cosine_subtract_mean"));
 }
+
+#include "facekit/eval/cluster.hpp"
+
+TEST_CASE("DBSCAN and Chinese whispers on a hand-made distance matrix") {
+    // points 0,1,2 close together; 3,4 close; 5 alone
+    const std::size_t n = 6;
+    std::vector<double> d(n * n, 3.0);
+    auto link = [&](std::size_t i, std::size_t j, double v) { d[i * n + j] = d[j * n + i] = v; };
+    for (std::size_t i = 0; i < n; ++i) d[i * n + i] = 0;
+    link(0, 1, 0.2), link(1, 2, 0.3), link(0, 2, 0.6), link(3, 4, 0.4);
+    CHECK(dbscan(d, n, 0.5, 2) == std::vector<int>{0, 0, 0, 1, 1, -1});
+    CHECK(dbscan(d, n, 0.5, 3) == std::vector<int>{0, 0, 0, -1, -1, -1});  // 3,4 have 2 neighbours each
+    CHECK(chinese_whispers(d, n, 0.5) == std::vector<int>{0, 0, 0, 1, 1, 2});
+    auto s = pairwise_scores({0, 0, 0, 1, 1, 2}, {0, 0, 0, 1, 1, 2});
+    CHECK(s.f1 == 1.0);
+    // predicted pairs (0,1) right, (2,3) wrong; 6 true pairs: tp 1, fp 1, fn 5
+    s = pairwise_scores({0, 0, 1, 1, -1, -1}, {0, 0, 0, 1, 1, 1});
+    CHECK(s.precision == 0.5);
+    CHECK(s.recall == doctest::Approx(1.0 / 6.0));
+    CHECK(s.f1 == doctest::Approx(2 * 0.5 / 6.0 / (0.5 + 1.0 / 6.0)));
+}
+
+TEST_CASE("semi-hard triplet selection follows the FaceNet rule") {
+    // identity 0: rows 0,1 (distance 0.5); identity 1: rows 2 (0.6 from 0: semi-hard), 3 (0.9: too far)
+    const std::size_t n = 4;
+    std::vector<double> d = {0, 0.5, 0.6, 0.9,  //
+                             0.5, 0, 1.0, 0.4,  //
+                             0.6, 1.0, 0, 0.3,  //
+                             0.9, 0.4, 0.3, 0};
+    auto t = select_triplets(d, {0, 0, 1, 1}, 0.2, 1);
+    // (0,1): negatives with 0.5 < d < 0.7 from 0 -> row 2. (2,3): from 2, 0.3 < d < 0.5 -> none (1.0, 0.6)
+    REQUIRE(t.size() == 1);
+    CHECK(t[0].anchor == 0);
+    CHECK(t[0].positive == 1);
+    CHECK(t[0].negative == 2);
+}

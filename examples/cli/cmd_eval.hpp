@@ -1,9 +1,11 @@
 // facekit lfw: the whole pipeline on LFW (detect → align → embed → the 10-fold protocol).
 #pragma once
+#include <facekit/eval/cluster.hpp>
 #include <facekit/eval/lfw.hpp>
 #include <facekit/eval/metrics.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <mutex>
 #include <thread>
@@ -155,6 +157,88 @@ inline int cmd_lfw(const std::vector<std::string>& argv) {
               << ", \"val\": " << num(r.val) << ", \"val_std\": " << num(r.val_std) << ", \"far\": " << num(r.far)
               << ", \"auc\": " << num(r.auc) << ", \"eer\": " << num(r.eer) << ", \"threshold\": " << num(best_t)
               << ", \"threshold_far_1e-3\": " << num(far_t) << ", \"wall_s\": " << num(wall) << "}\n";
+    return 0;
+}
+
+/// The images named on the command line, directories expanded recursively (sorted).
+inline std::vector<std::string> expand_images(const std::vector<std::string>& args) {
+    namespace fs = std::filesystem;
+    std::vector<std::string> out;
+    for (const std::string& a : args) {
+        std::error_code ec;
+        if (fs::is_directory(a, ec)) {
+            std::vector<std::string> found;
+            for (auto it = fs::recursive_directory_iterator(a, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+                std::string ext = it->path().extension().string();
+                std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+                if (it->is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp"))
+                    found.push_back(it->path().string());
+            }
+            if (ec) throw facekit::FileError(a, "cannot list: " + ec.message());
+            std::sort(found.begin(), found.end());
+            out.insert(out.end(), found.begin(), found.end());
+        } else {
+            out.push_back(a);
+        }
+    }
+    return out;
+}
+
+inline int cmd_cluster(const std::vector<std::string>& argv) {
+    Args a(argv, {"models", "threads", "model", "weights", "algorithm", "threshold", "min-samples", "min-face",
+                  "thresholds", "factor"},
+           {"flip", "evaluate"});
+    if (a.positional().empty()) throw UsageError("cluster needs images or directories");
+    const std::string algorithm = a.get("algorithm", "dbscan");
+    if (algorithm != "dbscan" && algorithm != "chinese-whispers") throw UsageError("--algorithm must be dbscan or chinese-whispers");
+    FacePipeline p(a, true);
+    const double threshold = a.number("threshold", facekit::eval::default_thresholds(p.embedder->name()).identify, 0, 4);
+    const auto min_samples = std::size_t(a.integer("min-samples", 2, 1, 1000000));
+    const std::vector<std::string> files = expand_images(a.positional());
+    std::vector<std::string> with_face, no_face;
+    std::vector<float> matrix;
+    Progress progress("cluster", files.size());
+    for (const std::string& f : files) {
+        auto crops = p.crops(facekit::load_image(f), true);
+        progress.tick();
+        if (crops.empty()) {
+            no_face.push_back(f);
+            continue;
+        }
+        auto e = p.embedder->embed(crops[0]);
+        with_face.push_back(f);
+        matrix.insert(matrix.end(), e.begin(), e.end());
+    }
+    const std::size_t n = with_face.size();
+    auto dist = facekit::eval::distance_matrix(matrix.data(), n, p.embedder->dim());
+    auto labels = algorithm == "dbscan" ? facekit::eval::dbscan(dist, n, threshold, min_samples)
+                                        : facekit::eval::chinese_whispers(dist, n, threshold);
+    std::map<int, std::vector<std::string>> clusters;
+    std::vector<std::string> noise = no_face;
+    for (std::size_t i = 0; i < n; ++i) (labels[i] < 0 ? noise : clusters[labels[i]]).push_back(with_face[i]);
+    std::string out = "{\"clusters\": [";
+    bool first = true;
+    for (auto& [id, members] : clusters) {
+        out += first ? "[" : ", [";
+        first = false;
+        for (std::size_t k = 0; k < members.size(); ++k) out += (k ? ", " : "") + str(members[k]);
+        out += "]";
+    }
+    out += "], \"noise\": [";
+    for (std::size_t k = 0; k < noise.size(); ++k) out += (k ? ", " : "") + str(noise[k]);
+    out += "]";
+    if (a.flag("evaluate")) {  // truth: the parent directory of each image
+        std::map<std::string, int> ids;
+        std::vector<int> truth;
+        for (const std::string& f : with_face) {
+            const std::string dir = std::filesystem::path(f).parent_path().string();
+            truth.push_back(ids.emplace(dir, int(ids.size())).first->second);
+        }
+        auto sc = facekit::eval::pairwise_scores(labels, truth);
+        out += ", \"identities\": " + std::to_string(ids.size()) + ", \"images\": " + std::to_string(n) +
+               ", \"precision\": " + num(sc.precision) + ", \"recall\": " + num(sc.recall) + ", \"f1\": " + num(sc.f1);
+    }
+    std::cout << out << "}\n";
     return 0;
 }
 

@@ -21,6 +21,7 @@ commands:
   gallery identify --gallery FILE [--k 5] [--threshold T] [--draw DIR] IMAGE...
   gallery list     --gallery FILE
   gallery remove   --gallery FILE NAME
+  cluster  [--algorithm dbscan|chinese-whispers] [--threshold T] [--min-samples 2] [--evaluate] IMAGE_OR_DIR...
   lfw      --pairs PAIRS.txt --images DIR [--model M] [--flip] [--folds 10]
   bench    [--model facenet|mobilefacenet|mtcnn] [--batch 1] [--backend xsimd|eigen|scalar] [--reps 100] [--image FILE]
 
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
         if (cmd == "bench") return cli::cmd_bench(args);
         if (cmd == "lfw") return cli::cmd_lfw(args);
         if (cmd == "gallery") return cli::cmd_gallery(args);
+        if (cmd == "cluster") return cli::cmd_cluster(args);
         throw cli::UsageError("unknown command \"" + cmd + "\"");
     } catch (const cli::UsageError& e) {
         std::cerr << "facekit: usage error: " << e.what() << " (see facekit --help)\n";

@@ -79,6 +79,96 @@ inline std::vector<std::uint8_t> read_file(const std::string& path, std::size_t 
     if (err) throw FileError(path, "read error");
     return data;
 }
+/// Width and height from a PNG (IHDR), BMP (BITMAPINFOHEADER) or JPEG (SOFn) header, without decoding.
+/// Returns false when the header is not one of these or is too short.
+inline bool header_size(const std::uint8_t* d, std::size_t n, std::int64_t& w, std::int64_t& h) {
+    auto be16 = [&](std::size_t i) { return std::int64_t(d[i]) << 8 | d[i + 1]; };
+    auto be32 = [&](std::size_t i) { return be16(i) << 16 | be16(i + 2); };
+    auto le32 = [&](std::size_t i) { return std::int64_t(std::int32_t(std::uint32_t(d[i]) | std::uint32_t(d[i + 1]) << 8 | std::uint32_t(d[i + 2]) << 16 | std::uint32_t(d[i + 3]) << 24)); };
+    if (n >= 24 && std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0 && std::memcmp(d + 12, "IHDR", 4) == 0) {
+        w = be32(16), h = be32(20);
+        return true;
+    }
+    if (n >= 26 && d[0] == 'B' && d[1] == 'M') {
+        w = le32(18), h = le32(22);
+        if (h < 0) h = -h;  // top-down bitmap
+        return true;
+    }
+    if (n >= 4 && d[0] == 0xFF && d[1] == 0xD8) {
+        for (std::size_t i = 2; i + 9 < n;) {
+            if (d[i] != 0xFF) return false;
+            const std::uint8_t m = d[i + 1];
+            if (m == 0xFF) { ++i; continue; }
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                h = be16(i + 5), w = be16(i + 7);
+                return true;
+            }
+            i += 2 + std::size_t(be16(i + 2));
+        }
+    }
+    return false;
+}
+/// Walks every marker segment of a JPEG (also those between progressive scans) and checks each Huffman
+/// table (DHT) defines at most 256 codes. Older stb_image (as Debian 12 ships) overflows a 257-byte array
+/// on such a table; newer ones refuse it. Returns false for a bad table.
+inline bool jpeg_huffman_tables_ok(const std::uint8_t* d, std::size_t n) {
+    // stb finds the start-of-image marker after any number of 0xFF fill bytes, as it finds every marker
+    std::size_t i = 0;
+    while (i < n && d[i] == 0xFF) ++i;
+    if (i == 0 || i >= n || d[i] != 0xD8) return true;  // not a JPEG
+    ++i;
+    while (i + 1 < n) {
+        if (d[i] != 0xFF) {  // entropy-coded data: look for the next marker
+            ++i;
+            continue;
+        }
+        const std::uint8_t m = d[i + 1];
+        if (m == 0xFF) {
+            ++i;
+            continue;
+        }
+        if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) {  // stuffed byte, TEM, restart markers
+            i += 2;
+            continue;
+        }
+        if (m == 0xD9 || i + 4 > n) break;
+        const std::size_t len = std::size_t(d[i + 2]) << 8 | d[i + 3];
+        if (m == 0xC4) {
+            // as stb reads it: tables follow while the segment's remaining length is positive, even when
+            // a table runs past the segment's end, and bytes past the end of the file read as zero
+            long remaining = long(len) - 2;
+            for (std::size_t p = i + 4; remaining > 0 && p < n;) {
+                std::size_t codes = 0;
+                for (std::size_t k = 1; k <= 16 && p + k < n; ++k) codes += d[p + k];
+                if (codes > 256) return false;
+                p += 17 + codes;
+                remaining -= long(17 + codes);
+            }
+        }
+        i += 2 + len;
+    }
+    return true;
+}
+
+/// A copy of a PNG without its zero-length IDAT chunks (they carry no data), or an empty vector when it
+/// has none. stb_image passes a null pointer to memcpy for such a chunk: harmless, but undefined behaviour.
+inline std::vector<std::uint8_t> png_without_empty_idat(const std::uint8_t* d, std::size_t n) {
+    if (n < 8 || std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0) return {};
+    std::vector<std::uint8_t> out;
+    std::size_t copied = 0;
+    for (std::size_t i = 8; i + 12 <= n;) {
+        const std::size_t len = std::size_t(d[i]) << 24 | std::size_t(d[i + 1]) << 16 | std::size_t(d[i + 2]) << 8 | d[i + 3];
+        if (len == 0 && std::memcmp(d + i + 4, "IDAT", 4) == 0) {
+            out.insert(out.end(), d + copied, d + i);
+            copied = i + 12;
+        }
+        if (len > n - i - 12) break;  // truncated: leave the rest to the decoder's own checks
+        i += 12 + len;
+    }
+    if (copied == 0) return {};
+    out.insert(out.end(), d + copied, d + n);
+    return out;
+}
 }  // namespace detail
 
 /// Decodes a JPEG, PNG or BMP held in memory. `name` is used in error messages.
@@ -86,6 +176,16 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
                           const ImageLimits& limits = {}) {
     if (size == 0) throw FileError(name, "empty file");
     if (size > std::size_t(INT32_MAX)) throw FileError(name, "file too large to decode");
+    // The size bound is checked on the header before the decoder allocates anything.
+    std::int64_t hw = 0, hh = 0;
+    if (detail::header_size(data, size, hw, hh) &&
+        (hw > limits.max_side || hh > limits.max_side || hw * hh > limits.max_pixels))
+        throw FileError(name, "image is " + std::to_string(hw) + "×" + std::to_string(hh) + ", over the limit of " +
+                                  std::to_string(limits.max_pixels) + " pixels");
+    // Inputs that stb_image itself would mishandle (see the helpers), checked before any stb call.
+    if (!detail::jpeg_huffman_tables_ok(data, size)) throw FileError(name, "corrupt JPEG (a Huffman table with more than 256 codes)");
+    const std::vector<std::uint8_t> cleaned = detail::png_without_empty_idat(data, size);
+    if (!cleaned.empty()) data = cleaned.data(), size = cleaned.size();
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
         throw FileError(name, std::string("not a supported image (JPEG, PNG or BMP): ") + stbi_failure_reason());
