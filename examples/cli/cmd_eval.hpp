@@ -192,7 +192,7 @@ inline int cmd_cluster(const std::vector<std::string>& argv) {
     const std::string algorithm = a.get("algorithm", "dbscan");
     if (algorithm != "dbscan" && algorithm != "chinese-whispers") throw UsageError("--algorithm must be dbscan or chinese-whispers");
     FacePipeline p(a, true);
-    const double threshold = a.number("threshold", facekit::eval::default_thresholds(p.embedder->name()).identify, 0, 4);
+    const double threshold = a.number("threshold", facekit::eval::default_thresholds(p.embedder->name()).cluster, 0, 4);
     const auto min_samples = std::size_t(a.integer("min-samples", 2, 1, 1000000));
     const std::vector<std::string> files = expand_images(a.positional());
     std::vector<std::string> with_face, no_face;
