@@ -1,12 +1,14 @@
 // facekit bench: forward-pass time on a fixed input after warm-up (the measure of
 // ../shared/peers/bench.sh, so the two compare side by side), per backend.
 #pragma once
+#include <facekit/gallery/gallery.hpp>
 #include <facekit/pipeline/detector.hpp>
 #include <facekit/pipeline/embedder.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <iostream>
 
 #include "common.hpp"
@@ -97,11 +99,70 @@ inline facekit::Image default_bench_photo() {
     return facekit::pil_bilinear_resize(img, {(img.width - w) / 2, 0, (img.width - w) / 2 + w, img.height}, 640, 480);
 }
 
+/// A top-k query over `size` random unit vectors, next to a plain read of the same bytes with the same
+/// threads (the physical limit of a brute-force scan).
+inline std::string bench_gallery(const Args& a, int reps, facekit::ThreadPool& pool) {
+    const std::size_t size = std::size_t(a.integer("size", 1000000, 1, 100000000));
+    const int dim = int(a.integer("dim", 192, 1, facekit::Gallery::kMaxDim));
+    const int k = int(a.integer("k", 5, 1, 1000));
+    const bool int8 = a.flag("int8");
+    std::mt19937 rng(42);
+    std::normal_distribution<float> nd;
+    std::vector<float> v(static_cast<std::size_t>(dim));
+    auto unit = [&] {
+        double ss = 0;
+        for (float& x : v) x = nd(rng), ss += double(x) * x;
+        for (float& x : v) x = float(x / std::sqrt(ss));
+    };
+    std::vector<float> floats;
+    std::vector<std::int8_t> bytes;
+    std::vector<float> scales;
+    if (int8) bytes.resize(size * std::size_t(dim)), scales.resize(size);
+    else floats.resize(size * std::size_t(dim));
+    for (std::size_t r = 0; r < size; ++r) {
+        unit();
+        if (int8) facekit::Gallery::quantize(v.data(), dim, &bytes[r * std::size_t(dim)], scales[r]);
+        else std::copy(v.begin(), v.end(), &floats[r * std::size_t(dim)]);
+    }
+    std::vector<std::string> names;
+    for (int i = 0; i < 1000; ++i) names.push_back("person" + std::to_string(i));
+    std::vector<std::uint32_t> owners(size);
+    for (std::size_t r = 0; r < size; ++r) owners[r] = std::uint32_t(r % names.size());
+    facekit::Gallery g("bench", dim, int8 ? facekit::Gallery::Store::Int8 : facekit::Gallery::Store::Float);
+    g.assign(std::move(names), std::move(owners), std::move(floats), std::move(bytes), std::move(scales));
+    unit();
+    const Timing t = time_it(reps, 2, [&] { (void)g.search(v, k, 1.0f, &pool); });
+    const double store_bytes = double(size) * dim * (int8 ? 1 : 4) + (int8 ? 4.0 * double(size) : 0.0);
+    // the reference: every thread sums its share of the same bytes as 64-bit words
+    const auto* words = int8 ? reinterpret_cast<const std::uint64_t*>(g.bytes().data())
+                             : reinterpret_cast<const std::uint64_t*>(g.floats().data());
+    const std::size_t nwords = std::size_t(double(size) * dim * (int8 ? 1 : 4) / 8);
+    std::vector<std::uint64_t> sums(std::size_t(pool.size()) * 8, 0);
+    const Timing stream = time_it(reps, 2, [&] {
+        const std::int64_t parts = pool.size();
+        pool.parallel_for(parts, [&](std::int64_t p) {
+            std::uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            const std::size_t b = nwords * std::size_t(p) / std::size_t(parts), e = nwords * std::size_t(p + 1) / std::size_t(parts);
+            std::size_t i = b;
+            for (; i + 4 <= e; i += 4) s0 += words[i], s1 += words[i + 1], s2 += words[i + 2], s3 += words[i + 3];
+            for (; i < e; ++i) s0 += words[i];
+            sums[std::size_t(p) * 8] = s0 + s1 + s2 + s3;
+        });
+    });
+    const double gbps = store_bytes / (t.median_ms * 1e6), stream_gbps = store_bytes / (stream.median_ms * 1e6);
+    return "{\"model\": \"gallery\", \"backend\": \"xsimd\", \"isa\": " + str(facekit::nn::DefaultBackend::isa()) +
+           ", \"threads\": " + std::to_string(pool.size()) + ", \"reps\": " + std::to_string(reps) + ", \"size\": " +
+           std::to_string(size) + ", \"dim\": " + std::to_string(dim) + ", \"store\": \"" + (int8 ? "int8" : "float") +
+           "\", \"k\": " + std::to_string(k) + ", \"median_ms\": " + num(t.median_ms) + ", \"min_ms\": " + num(t.min_ms) +
+           ", \"gb_per_s\": " + num(gbps) + ", \"stream_ms\": " + num(stream.median_ms) + ", \"stream_gb_per_s\": " +
+           num(stream_gbps) + ", \"fraction_of_stream\": " + num(gbps / stream_gbps) + "}";
+}
+
 inline int cmd_bench(const std::vector<std::string>& argv) {
     Args a(argv, {"models", "threads", "model", "weights", "batch", "backend", "reps", "image", "size", "dim", "k"}, {"int8"});
     const std::string model = a.get("model", "facenet");
-    if (model != "facenet" && model != "mobilefacenet" && model != "mtcnn")
-        throw UsageError("--model must be facenet, mobilefacenet or mtcnn");
+    if (model != "facenet" && model != "mobilefacenet" && model != "mtcnn" && model != "gallery")
+        throw UsageError("--model must be facenet, mobilefacenet, mtcnn or gallery");
     const std::string backend = a.get("backend", "xsimd");
     if (backend != "xsimd" && backend != "eigen" && backend != "scalar") throw UsageError("--backend must be xsimd, eigen or scalar");
     const int batch = int(a.integer("batch", 1, 1, 4096));
@@ -109,6 +170,10 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
     auto pool = make_pool(a);
     std::string out;
     using namespace facekit::nn;
+    if (model == "gallery") {
+        std::cout << bench_gallery(a, int(a.integer("reps", 20, 1, 100000)), *pool) << "\n";
+        return 0;
+    }
     if (model == "mtcnn") {
         if (a.has("batch")) throw UsageError("--batch does not apply to mtcnn");
         facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo();

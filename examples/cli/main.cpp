@@ -23,7 +23,8 @@ commands:
   gallery remove   --gallery FILE NAME
   cluster  [--algorithm dbscan|chinese-whispers] [--threshold T] [--min-samples 2] [--evaluate] IMAGE_OR_DIR...
   lfw      --pairs PAIRS.txt --images DIR [--model M] [--flip] [--folds 10]
-  bench    [--model facenet|mobilefacenet|mtcnn] [--batch 1] [--backend xsimd|eigen|scalar] [--reps 100] [--image FILE]
+  bench    [--model facenet|mobilefacenet|mtcnn|gallery] [--batch 1] [--backend xsimd|eigen|scalar] [--reps 100] [--image FILE]
+           gallery: [--size 1000000] [--dim 192] [--int8] [--k 5]
 
 common options:
   --models DIR     converted weights (default: $FACEKIT_MODELS, else the set-up's build/models)

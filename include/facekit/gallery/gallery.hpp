@@ -20,6 +20,8 @@
 #include "../core/error.hpp"
 #include "../core/thread_pool.hpp"
 
+#include <xsimd/xsimd.hpp>
+
 namespace facekit {
 
 struct GalleryMatch {
@@ -192,21 +194,43 @@ private:
         }
     }
 
-    float dot(const float* q, std::size_t row) const {
+    /// The query as the store reads it: floats, or int8 with its own scale (int8 × int8 sums in int32,
+    /// which vectorise without reordering any floating-point sum).
+    struct Query {
+        const float* f;
+        std::vector<std::int8_t> q8;
+        float scale = 1;
+    };
+
+    float dot(const Query& q, std::size_t row) const {
         const std::size_t d = std::size_t(dim_);
-        float s = 0;
         if (store_ == Store::Float) {
+            using V = xsimd::batch<float>;
+            constexpr std::size_t W = V::size;
             const float* v = &floats_[row * d];
-            for (std::size_t i = 0; i < d; ++i) s += q[i] * v[i];
+            V acc0(0.0f), acc1(0.0f);
+            std::size_t i = 0;
+            for (; i + 2 * W <= d; i += 2 * W) {
+                acc0 = xsimd::fma(V::load_unaligned(q.f + i), V::load_unaligned(v + i), acc0);
+                acc1 = xsimd::fma(V::load_unaligned(q.f + i + W), V::load_unaligned(v + i + W), acc1);
+            }
+            float s = xsimd::hadd(acc0 + acc1);
+            for (; i < d; ++i) s += q.f[i] * v[i];
             return s;
         }
         const std::int8_t* v = &bytes_[row * d];
-        for (std::size_t i = 0; i < d; ++i) s += q[i] * float(v[i]);
-        return s * scales_[row];
+        std::int32_t s = 0;
+        for (std::size_t i = 0; i < d; ++i) s += std::int32_t(q.q8[i]) * std::int32_t(v[i]);
+        return float(s) * q.scale * scales_[row];
     }
 
     /// (dot, row) of the k largest dot products, largest first; ties by lower row.
-    std::vector<std::pair<float, std::size_t>> top_k(const float* q, std::size_t k, ThreadPool* pool) const {
+    std::vector<std::pair<float, std::size_t>> top_k(const float* qf, std::size_t k, ThreadPool* pool) const {
+        Query q{qf, {}, 1.0f};
+        if (store_ == Store::Int8) {
+            q.q8.resize(std::size_t(dim_));
+            quantize(qf, dim_, q.q8.data(), q.scale);
+        }
         const std::size_t n = owner_.size();
         k = std::min(k, n);
         if (k == 0) return {};
