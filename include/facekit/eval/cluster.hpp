@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "metrics.hpp"
 
 namespace facekit::eval {
 

@@ -82,7 +82,7 @@ inline LfwPairs parse_lfw_pairs(const std::string& text, const std::string& file
 }
 
 inline LfwPairs load_lfw_pairs(const std::string& path) {
-    auto bytes = detail::read_file(path, std::size_t(64) << 20);
+    auto bytes = facekit::detail::read_file(path, std::size_t(64) << 20);
     return parse_lfw_pairs(std::string(bytes.begin(), bytes.end()), path);
 }
 
