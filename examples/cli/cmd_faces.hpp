@@ -62,8 +62,7 @@ inline int cmd_detect(const std::vector<std::string>& argv) {
     if (a.positional().empty()) throw UsageError("detect needs at least one IMAGE");
     auto pool = make_pool(a);
     facekit::Detector<> det(facekit::models::MtcnnNets<>::load(models_dir(a)), detector_options(a), pool.get());
-    const std::string draw = a.get("draw");
-    if (!draw.empty()) ::mkdir(draw.c_str(), 0777);
+    const std::string draw = draw_dir(a);
     std::string out = "[";
     for (std::size_t i = 0; i < a.positional().size(); ++i) {
         const std::string& path = a.positional()[i];

@@ -75,8 +75,7 @@ inline int cmd_gallery(const std::vector<std::string>& argv_in) {
         if (p.embedder->dim() != g.dim()) throw facekit::FileError(a.get("gallery"), "dimension does not match the model");
         const int k = int(a.integer("k", 5, 1, 1000));
         const float threshold = float(a.number("threshold", facekit::eval::default_thresholds(g.model()).identify, 0, 4));
-        const std::string draw = a.get("draw");
-        if (!draw.empty()) ::mkdir(draw.c_str(), 0777);
+        const std::string draw = draw_dir(a);
         std::string out = "[";
         for (std::size_t i = 0; i < a.positional().size(); ++i) {
             const std::string& path = a.positional()[i];

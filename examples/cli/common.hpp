@@ -1,11 +1,15 @@
 // Shared pieces of the facekit commands: models directory, thread pool, JSON output helpers.
 #pragma once
+#include <facekit/core/error.hpp>
 #include <facekit/core/json.hpp>
 #include <facekit/core/thread_pool.hpp>
 #include <facekit/pipeline/detection.hpp>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <sys/stat.h>
 #include <memory>
 #include <string>
 
@@ -54,6 +58,14 @@ inline std::string face_json(const facekit::Detection& d) {
         s += (k ? ", [" : "[") + num(d.landmarks[k].x) + ", " + num(d.landmarks[k].y) + "]";
     return s + "]}";
 }
+/// The --draw directory, created if needed ("" when the option is absent).
+inline std::string draw_dir(const Args& a) {
+    const std::string d = a.get("draw");
+    if (!d.empty() && ::mkdir(d.c_str(), 0777) != 0 && errno != EEXIST)
+        throw facekit::FileError(d, std::string("cannot create directory: ") + std::strerror(errno));
+    return d;
+}
+
 /// The file name without directory and extension.
 inline std::string stem(const std::string& path) {
     std::string s = path.substr(path.find_last_of('/') + 1);

@@ -37,6 +37,15 @@ inline nn::ConvSpec dense_from_whc(nn::ConvSpec s, int h, int w, int c) {
 }
 /// Softmax over the first two channels (the face/background pair) of every row.
 inline void softmax_pair(View out) { nn::softmax_channels(out.channels(0, 2)); }
+/// Runs one layer into workspace slot `slot` and returns its output.
+template <class Layer>
+View apply(const Layer& layer, ConstView x, Workspace& ws, std::size_t slot, const Context& ctx) {
+    Tensor& y = ws.tensor(slot, layer.output_shape(x.shape));
+    layer.forward(x, y, ctx);
+    return y.view();
+}
+/// The same view as an N×1×1×(h·w·c) tensor: the flattening before a dense layer (NHWC order).
+inline ConstView flatten(ConstView x) { return ConstView(x.data, Shape(x.shape.n, 1, 1, std::int64_t(x.shape.h) * x.shape.w * x.shape.c)); }
 }  // namespace detail
 
 template <class B = nn::DefaultBackend>
@@ -54,18 +63,14 @@ public:
     }
     /// in: N×H×W×3, normalised as (v − 127.5)/128. Returns N×h×w×6 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
-        Tensor& a = ws.tensor(0, conv1_.output_shape(in.shape));
-        conv1_.forward(in, a, ctx);
-        Tensor& b = ws.tensor(1, pool1_.output_shape(a.shape()));
-        pool1_.forward(a, b, ctx);
-        Tensor& c = ws.tensor(2, conv2_.output_shape(b.shape()));
-        conv2_.forward(b, c, ctx);
-        Tensor& d = ws.tensor(0, conv3_.output_shape(c.shape()));
-        conv3_.forward(c, d, ctx);
-        Tensor& out = ws.tensor(3, heads_.output_shape(d.shape()));
-        heads_.forward(d, out, ctx);
+        using detail::apply;
+        View x = apply(conv1_, in, ws, 0, ctx);
+        x = apply(pool1_, x, ws, 1, ctx);
+        x = apply(conv2_, x, ws, 0, ctx);
+        x = apply(conv3_, x, ws, 1, ctx);
+        View out = apply(heads_, x, ws, 2, ctx);
         detail::softmax_pair(out);
-        return out.view();
+        return out;
     }
     double flops(const Shape& in) const {
         Shape a = conv1_.output_shape(in), b = pool1_.output_shape(a), c = conv2_.output_shape(b), d = conv3_.output_shape(c);
@@ -92,23 +97,16 @@ public:
     }
     /// in: N×24×24×3 normalised. Returns N×1×1×6 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
-        Tensor& a = ws.tensor(0, conv1_.output_shape(in.shape));
-        conv1_.forward(in, a, ctx);
-        Tensor& b = ws.tensor(1, pool_.output_shape(a.shape()));
-        pool_.forward(a, b, ctx);
-        Tensor& c = ws.tensor(0, conv2_.output_shape(b.shape()));
-        conv2_.forward(b, c, ctx);
-        Tensor& d = ws.tensor(1, pool_.output_shape(c.shape()));
-        pool_.forward(c, d, ctx);
-        Tensor& e = ws.tensor(0, conv3_.output_shape(d.shape()));
-        conv3_.forward(d, e, ctx);
-        ConstView flat(e.data(), Shape(in.shape.n, 1, 1, 576));
-        Tensor& f = ws.tensor(1, Shape(in.shape.n, 1, 1, 128));
-        dense4_.forward(flat, f, ctx);
-        Tensor& out = ws.tensor(2, Shape(in.shape.n, 1, 1, kOutputs));
-        heads_.forward(f, out, ctx);
+        using detail::apply;
+        View x = apply(conv1_, in, ws, 0, ctx);
+        x = apply(pool_, x, ws, 1, ctx);
+        x = apply(conv2_, x, ws, 0, ctx);
+        x = apply(pool_, x, ws, 1, ctx);
+        x = apply(conv3_, x, ws, 0, ctx);
+        x = apply(dense4_, detail::flatten(x), ws, 1, ctx);
+        View out = apply(heads_, x, ws, 2, ctx);
         detail::softmax_pair(out);
-        return out.view();
+        return out;
     }
 
 private:
@@ -133,27 +131,18 @@ public:
     }
     /// in: N×48×48×3 normalised. Returns N×1×1×16 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
-        Tensor& a = ws.tensor(0, conv1_.output_shape(in.shape));
-        conv1_.forward(in, a, ctx);
-        Tensor& b = ws.tensor(1, pool3_.output_shape(a.shape()));
-        pool3_.forward(a, b, ctx);
-        Tensor& c = ws.tensor(0, conv2_.output_shape(b.shape()));
-        conv2_.forward(b, c, ctx);
-        Tensor& d = ws.tensor(1, pool3_.output_shape(c.shape()));
-        pool3_.forward(c, d, ctx);
-        Tensor& e = ws.tensor(0, conv3_.output_shape(d.shape()));
-        conv3_.forward(d, e, ctx);
-        Tensor& f = ws.tensor(1, pool2_.output_shape(e.shape()));
-        pool2_.forward(e, f, ctx);
-        Tensor& g = ws.tensor(0, conv4_.output_shape(f.shape()));
-        conv4_.forward(f, g, ctx);
-        ConstView flat(g.data(), Shape(in.shape.n, 1, 1, 1152));
-        Tensor& h = ws.tensor(1, Shape(in.shape.n, 1, 1, 256));
-        dense5_.forward(flat, h, ctx);
-        Tensor& out = ws.tensor(2, Shape(in.shape.n, 1, 1, kOutputs));
-        heads_.forward(h, out, ctx);
+        using detail::apply;
+        View x = apply(conv1_, in, ws, 0, ctx);
+        x = apply(pool3_, x, ws, 1, ctx);
+        x = apply(conv2_, x, ws, 0, ctx);
+        x = apply(pool3_, x, ws, 1, ctx);
+        x = apply(conv3_, x, ws, 0, ctx);
+        x = apply(pool2_, x, ws, 1, ctx);
+        x = apply(conv4_, x, ws, 0, ctx);
+        x = apply(dense5_, detail::flatten(x), ws, 1, ctx);
+        View out = apply(heads_, x, ws, 2, ctx);
         detail::softmax_pair(out);
-        return out.view();
+        return out;
     }
 
 private:

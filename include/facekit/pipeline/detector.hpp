@@ -66,59 +66,46 @@ inline std::vector<double> pyramid_scales(int width, int height, int min_face, d
     return scales;
 }
 
-/// torchvision's nms (§8): descending score, ties by lower index, IoU with areas without +1,
-/// suppression when IoU > threshold. Returns kept indices in that order.
-inline std::vector<int> nms_iou(const std::vector<Window>& w, double threshold) {
+/// Greedy NMS: windows in descending score (ties: lower index first); each kept window removes the
+/// later ones for which suppress(kept, other) holds. Returns kept indices in that order.
+template <class Suppress>
+std::vector<int> greedy_nms(const std::vector<Window>& w, Suppress&& suppress) {
     const int n = int(w.size());
     std::vector<int> order(static_cast<std::size_t>(n), 0);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a].score > w[b].score; });
-    std::vector<float> area(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) area[i] = mul(w[i].x2 - w[i].x1, w[i].y2 - w[i].y1);
-    std::vector<char> suppressed(static_cast<std::size_t>(n), 0);
-    std::vector<int> keep;
-    for (int a = 0; a < n; ++a) {
-        const int i = order[a];
-        if (suppressed[i]) continue;
-        keep.push_back(i);
-        for (int b = a + 1; b < n; ++b) {
-            const int j = order[b];
-            if (suppressed[j]) continue;
-            const float iw = std::max(0.0f, std::min(w[i].x2, w[j].x2) - std::max(w[i].x1, w[j].x1));
-            const float ih = std::max(0.0f, std::min(w[i].y2, w[j].y2) - std::max(w[i].y1, w[j].y1));
-            const float inter = mul(iw, ih);
-            const float iou = inter / (area[i] + area[j] - inter);
-            if (double(iou) > threshold) suppressed[j] = 1;
-        }
-    }
-    return keep;
-}
-
-/// facenet-pytorch's nms_numpy with the "Min" criterion (§7): +1 areas, overlap = inter / min(areas),
-/// a box survives while overlap <= threshold (compared in float32, as numpy does).
-inline std::vector<int> nms_min(const std::vector<Window>& w, float threshold) {
-    const int n = int(w.size());
-    std::vector<int> order(static_cast<std::size_t>(n), 0);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a].score > w[b].score; });
-    std::vector<float> area(static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) area[i] = mul(w[i].x2 - w[i].x1 + 1.0f, w[i].y2 - w[i].y1 + 1.0f);
     std::vector<char> removed(static_cast<std::size_t>(n), 0);
     std::vector<int> keep;
     for (int a = 0; a < n; ++a) {
         const int i = order[a];
         if (removed[i]) continue;
         keep.push_back(i);
-        for (int b = a + 1; b < n; ++b) {
-            const int j = order[b];
-            if (removed[j]) continue;
-            const float iw = std::max(0.0f, std::min(w[i].x2, w[j].x2) - std::max(w[i].x1, w[j].x1) + 1.0f);
-            const float ih = std::max(0.0f, std::min(w[i].y2, w[j].y2) - std::max(w[i].y1, w[j].y1) + 1.0f);
-            const float overlap = mul(iw, ih) / std::min(area[i], area[j]);
-            if (!(overlap <= threshold)) removed[j] = 1;
-        }
+        for (int b = a + 1; b < n; ++b)
+            if (!removed[order[b]] && suppress(w[i], w[order[b]])) removed[order[b]] = 1;
     }
     return keep;
+}
+
+/// torchvision's nms (§8): IoU with areas without +1; removed when IoU > threshold (compared in double).
+inline std::vector<int> nms_iou(const std::vector<Window>& w, double threshold) {
+    auto area = [](const Window& a) { return mul(a.x2 - a.x1, a.y2 - a.y1); };
+    return greedy_nms(w, [&](const Window& a, const Window& b) {
+        const float iw = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
+        const float ih = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
+        const float inter = mul(iw, ih);
+        return double(inter / (area(a) + area(b) - inter)) > threshold;
+    });
+}
+
+/// facenet-pytorch's nms_numpy with the "Min" criterion (§7): +1 areas, overlap = inter / min(areas);
+/// a window survives while overlap <= threshold (compared in float32, as numpy does).
+inline std::vector<int> nms_min(const std::vector<Window>& w, float threshold) {
+    auto area = [](const Window& a) { return mul(a.x2 - a.x1 + 1.0f, a.y2 - a.y1 + 1.0f); };
+    return greedy_nms(w, [&](const Window& a, const Window& b) {
+        const float iw = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1) + 1.0f);
+        const float ih = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1) + 1.0f);
+        return !(mul(iw, ih) / std::min(area(a), area(b)) <= threshold);
+    });
 }
 
 inline std::vector<Window> select(const std::vector<Window>& w, const std::vector<int>& idx) {
