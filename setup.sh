@@ -62,8 +62,8 @@ if [ "$cmd" = test ]; then
   log "CMake build: ctest"
   (cd "$build" && ctest --output-on-failure -j2)
   log "meson build: meson test"
-  meson setup "$build/meson" "$root" --wipe -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null ||
-    meson setup "$build/meson" "$root" -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null
+  wipe=(); [ -d "$build/meson" ] && wipe=(--wipe)
+  meson setup "$build/meson" "$root" "${wipe[@]}" -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null
   meson test -C "$build/meson" --print-errorlogs -q
   common=(-G Ninja -DFACEKIT_SHARED_DIR="$shared" -DFACEKIT_UPSTREAM_MODELS_DIR="$upstream" -DFACEKIT_INSTALL=OFF)
   log "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
