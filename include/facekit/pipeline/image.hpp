@@ -150,24 +150,29 @@ inline bool jpeg_huffman_tables_ok(const std::uint8_t* d, std::size_t n) {
     return true;
 }
 
-/// A copy of a PNG without its zero-length IDAT chunks (they carry no data), or an empty vector when it
-/// has none. stb_image passes a null pointer to memcpy for such a chunk: harmless, but undefined behaviour.
-inline std::vector<std::uint8_t> png_without_empty_idat(const std::uint8_t* d, std::size_t n) {
-    if (n < 8 || std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0) return {};
-    std::vector<std::uint8_t> out;
+/// Screens a PNG's chunks the way stb_image walks them, for two inputs it mishandles: a chunk that claims
+/// more bytes than the file holds (stb reallocates up to that size, gigabytes for a 70-byte file, before it
+/// notices) is refused (returns false); zero-length IDAT chunks (stb passes a null pointer to memcpy for
+/// them, undefined behaviour) are dropped into `cleaned`, which stays empty when nothing was dropped.
+inline bool screen_png(const std::uint8_t* d, std::size_t n, std::vector<std::uint8_t>& cleaned, std::string& why) {
+    cleaned.clear();
+    if (n < 8 || std::memcmp(d, "\x89PNG\r\n\x1a\n", 8) != 0) return true;
     std::size_t copied = 0;
-    for (std::size_t i = 8; i + 12 <= n;) {
+    for (std::size_t i = 8; i + 8 <= n;) {
         const std::size_t len = std::size_t(d[i]) << 24 | std::size_t(d[i + 1]) << 16 | std::size_t(d[i + 2]) << 8 | d[i + 3];
-        if (len == 0 && std::memcmp(d + i + 4, "IDAT", 4) == 0) {
-            out.insert(out.end(), d + copied, d + i);
-            copied = i + 12;
+        if (len > n - i - 8) {
+            why = "truncated PNG (a chunk claims " + std::to_string(len) + " bytes, " + std::to_string(n - i - 8) + " remain)";
+            return false;
         }
-        if (len > n - i - 12) break;  // truncated: leave the rest to the decoder's own checks
+        if (std::memcmp(d + i + 4, "IEND", 4) == 0) break;
+        if (len == 0 && std::memcmp(d + i + 4, "IDAT", 4) == 0) {
+            cleaned.insert(cleaned.end(), d + copied, d + i);
+            copied = std::min(n, i + 12);
+        }
         i += 12 + len;
     }
-    if (copied == 0) return {};
-    out.insert(out.end(), d + copied, d + n);
-    return out;
+    if (copied) cleaned.insert(cleaned.end(), d + copied, d + n);
+    return true;
 }
 }  // namespace detail
 
@@ -184,7 +189,9 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
                                   std::to_string(limits.max_pixels) + " pixels");
     // Inputs that stb_image itself would mishandle (see the helpers), checked before any stb call.
     if (!detail::jpeg_huffman_tables_ok(data, size)) throw FileError(name, "corrupt JPEG (a Huffman table with more than 256 codes)");
-    const std::vector<std::uint8_t> cleaned = detail::png_without_empty_idat(data, size);
+    std::vector<std::uint8_t> cleaned;
+    std::string why;
+    if (!detail::screen_png(data, size, cleaned, why)) throw FileError(name, why);
     if (!cleaned.empty()) data = cleaned.data(), size = cleaned.size();
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
