@@ -24,6 +24,18 @@ int main() {
     const std::string jpg = encode(64, 64, 3, true), png = encode(64, 64, 3, false);
     write("truncated.jpg", jpg.substr(0, jpg.size() / 2));
     write("truncated.png", png.substr(0, png.size() / 2));
+    // JPEGs that stb_image would mishandle (see detail::screen_jpeg): a Huffman table with 510+ codes; a
+    // scan that names Huffman tables 2 (never defined); a component that names quantisation table 2.
+    const std::size_t dht = jpg.find("\xFF\xC4"), sos = jpg.find("\xFF\xDA"), sof = jpg.find("\xFF\xC0");
+    std::string oversized = jpg, no_huffman = jpg, no_quant = jpg;
+    oversized[dht + 5] = oversized[dht + 6] = '\xFF';
+    no_huffman[sos + 6] = '\x22';
+    no_quant[sof + 12] = '\x02';
+    write("oversized_huffman.jpg", oversized);
+    // progressive.jpg (must load: tables defined between scans) is this 64×64 JPEG after
+    // `jpegtran -progressive` (Debian: libjpeg-turbo-progs).
+    write("undefined_huffman.jpg", no_huffman);
+    write("undefined_quant.jpg", no_quant);
     write("one_pixel.png", encode(1, 1, 3, false));
     write("grey.png", encode(40, 30, 1, false));
     write("rgba.png", encode(40, 30, 4, false));

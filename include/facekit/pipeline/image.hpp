@@ -108,15 +108,21 @@ inline bool header_size(const std::uint8_t* d, std::size_t n, std::int64_t& w, s
     }
     return false;
 }
-/// Walks every marker segment of a JPEG (also those between progressive scans) and checks each Huffman
-/// table (DHT) defines at most 256 codes. Older stb_image (as Debian 12 ships) overflows a 257-byte array
-/// on such a table; newer ones refuse it. Returns false for a bad table.
-inline bool jpeg_huffman_tables_ok(const std::uint8_t* d, std::size_t n) {
+/// Screens a JPEG's marker segments (also those between progressive scans) the way stb_image reads them,
+/// for two inputs it mishandles. A Huffman table (DHT) with more than 256 codes overflows a 257-byte array
+/// in the stb_image Debian 12 ships. A scan that uses a Huffman or quantisation table no segment defined
+/// makes stb read its never-initialised table memory: garbage pixels, or an out-of-bounds read when the
+/// stale bytes happen to form an inconsistent Huffman table. Returns false with `why` set for either.
+inline bool screen_jpeg(const std::uint8_t* d, std::size_t n, std::string& why) {
+    // stb reads bytes past the end of the file as zero
+    auto at = [&](std::size_t p) -> unsigned { return p < n ? d[p] : 0u; };
     // stb finds the start-of-image marker after any number of 0xFF fill bytes, as it finds every marker
     std::size_t i = 0;
     while (i < n && d[i] == 0xFF) ++i;
     if (i == 0 || i >= n || d[i] != 0xD8) return true;  // not a JPEG
     ++i;
+    bool dc_defined[4] = {}, ac_defined[4] = {}, quant_defined[4] = {}, progressive = false, have_frame = false;
+    unsigned component_id[4] = {}, component_quant[4] = {}, components = 0;
     while (i + 1 < n) {
         if (d[i] != 0xFF) {  // entropy-coded data: look for the next marker
             ++i;
@@ -133,16 +139,47 @@ inline bool jpeg_huffman_tables_ok(const std::uint8_t* d, std::size_t n) {
         }
         if (m == 0xD9 || i + 4 > n) break;
         const std::size_t len = std::size_t(d[i + 2]) << 8 | d[i + 3];
-        if (m == 0xC4) {
-            // as stb reads it: tables follow while the segment's remaining length is positive, even when
-            // a table runs past the segment's end, and bytes past the end of the file read as zero
+        const std::size_t body = i + 4;
+        if (m == 0xC4) {  // DHT: tables follow while the segment's remaining length is positive
             long remaining = long(len) - 2;
-            for (std::size_t p = i + 4; remaining > 0 && p < n;) {
+            for (std::size_t p = body; remaining > 0 && p < n;) {
+                const unsigned tc = at(p) >> 4, th = at(p) & 15;
                 std::size_t codes = 0;
-                for (std::size_t k = 1; k <= 16 && p + k < n; ++k) codes += d[p + k];
-                if (codes > 256) return false;
+                for (std::size_t k = 1; k <= 16; ++k) codes += at(p + k);
+                if (codes > 256) return why = "corrupt JPEG (a Huffman table with more than 256 codes)", false;
+                if (th < 4) (tc == 0 ? dc_defined : ac_defined)[th] = true;
                 p += 17 + codes;
                 remaining -= long(17 + codes);
+            }
+        } else if (m == 0xDB) {  // DQT: 64 entries of 8 or 16 bits per table
+            long remaining = long(len) - 2;
+            for (std::size_t p = body; remaining > 0 && p < n;) {
+                const unsigned precision = at(p) >> 4, tq = at(p) & 15;
+                if (tq < 4) quant_defined[tq] = true;
+                const std::size_t bytes = 1 + (precision ? 128 : 64);
+                p += bytes;
+                remaining -= long(bytes);
+            }
+        } else if ((m == 0xC0 || m == 0xC1 || m == 0xC2) && !have_frame) {  // the frame stb decodes
+            have_frame = true;
+            progressive = m == 0xC2;
+            components = std::min(at(body + 5), 4u);
+            for (unsigned c = 0; c < components; ++c)
+                component_id[c] = at(body + 6 + 3 * c), component_quant[c] = at(body + 8 + 3 * c) & 3;
+        } else if (m == 0xDA) {  // SOS: every table this scan uses must already be defined
+            const unsigned scan_components = at(body);
+            const std::size_t tail = body + 1 + 2 * std::size_t(scan_components);
+            const unsigned spectral_start = at(tail), approx_high = at(tail + 2) >> 4;
+            for (unsigned s = 0; s < scan_components && s < 4; ++s) {
+                const unsigned id = at(body + 1 + 2 * s), td = at(body + 2 + 2 * s) >> 4, ta = at(body + 2 + 2 * s) & 15;
+                if (td > 3 || ta > 3) break;  // stb refuses these itself
+                const bool uses_dc = !progressive || (spectral_start == 0 && approx_high == 0);
+                const bool uses_ac = !progressive || spectral_start != 0;
+                if ((uses_dc && !dc_defined[td]) || (uses_ac && !ac_defined[ta]))
+                    return why = "corrupt JPEG (a scan uses a Huffman table that was never defined)", false;
+                for (unsigned c = 0; c < components; ++c)
+                    if (component_id[c] == id && !quant_defined[component_quant[c]])
+                        return why = "corrupt JPEG (a scan uses a quantisation table that was never defined)", false;
             }
         }
         i += 2 + len;
@@ -188,9 +225,9 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
         throw FileError(name, "image is " + std::to_string(hw) + "×" + std::to_string(hh) + ", over the limit of " +
                                   std::to_string(limits.max_pixels) + " pixels");
     // Inputs that stb_image itself would mishandle (see the helpers), checked before any stb call.
-    if (!detail::jpeg_huffman_tables_ok(data, size)) throw FileError(name, "corrupt JPEG (a Huffman table with more than 256 codes)");
     std::vector<std::uint8_t> cleaned;
     std::string why;
+    if (!detail::screen_jpeg(data, size, why)) throw FileError(name, why);
     if (!detail::screen_png(data, size, cleaned, why)) throw FileError(name, why);
     if (!cleaned.empty()) data = cleaned.data(), size = cleaned.size();
     int w = 0, h = 0, comp = 0;
