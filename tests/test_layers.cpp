@@ -56,6 +56,9 @@ const ConvCase kConvCases[] = {
     {1, 3, 3, 192, 256, Window::rect(3, 1, 1, 0)},     // Block8 3×1
     {1, 8, 8, 5, 7, Window{3, 3, 2, 2, 0, 0, 1, 1}},   // TensorFlow SAME: pad bottom/right only
     {2, 29, 23, 37, 70, Window::square(1)},            // pointwise, many rows and partial tiles
+    {3, 11, 11, 28, 48, Window::square(3)},            // R-Net conv2: 48 outputs (narrow panels)
+    {2, 24, 24, 3, 28, Window::square(3)},             // R-Net stem: 28 outputs (a partial wide panel)
+    {1, 20, 14, 6, 6, Window::square(2, 2)},           // stride 2, 2×2, 6 outputs
 };
 
 template <class B>
@@ -180,6 +183,35 @@ TEST_CASE("scalar depthwise and PReLU match a hand-computed case") {
 TEST_CASE("the fast backends agree with the scalar reference: convolution") {
     check_conv_backend<DefaultBackend>();
     check_conv_backend<EigenBackend>();
+}
+
+TEST_CASE("the xsimd convolution gives the same floats on a channel slice as on a dense copy") {
+    // A dense input lets whole kernel rows be read as one run (the interior path); a channel slice of a
+    // wider tensor forces one pointer per tap (the general path). Both must sum in the same order.
+    std::mt19937 rng(7);
+    ThreadPool pool(2);
+    Workspace ws;
+    for (const ConvCase& cc : kConvCases) {
+        ConvSpec spec;
+        spec.window = cc.win, spec.cin = cc.cin, spec.cout = cc.cout;
+        spec.weights = random_vector(std::size_t(cc.cout) * cc.win.taps() * cc.cin, rng);
+        spec.epilogue = random_epilogue(cc.cout, rng, 2);
+        Tensor wide = random_tensor(Shape(cc.n, cc.h, cc.w, cc.cin + 5), rng);
+        const ConstView slice = wide.view().channels(2, cc.cin);
+        Tensor dense(slice.shape);
+        for (std::size_t px = 0; px < slice.shape.pixels(); ++px)
+            std::copy(slice.pixel(px), slice.pixel(px) + cc.cin, dense.view().pixel(px));
+        Conv2d<DefaultBackend> conv(spec);
+        const Shape os = conv.output_shape(dense.shape());
+        Tensor a(os), b(Shape(os.n, os.h, os.w, os.c + 3));
+        conv.forward(dense, a, Context{&pool, &ws});
+        conv.forward(slice, b.view().channels(1, os.c), Context{&pool, &ws});
+        bool same = true;
+        for (std::size_t px = 0; px < os.pixels(); ++px)
+            same = same && std::equal(a.view().pixel(px), a.view().pixel(px) + os.c, b.view().pixel(px) + 1);
+        CAPTURE(os.to_string());
+        CHECK(same);
+    }
 }
 
 TEST_CASE("the fast backends agree with the scalar reference: depthwise convolution") {

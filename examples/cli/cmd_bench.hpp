@@ -87,7 +87,8 @@ std::string bench_mtcnn(const std::string& dir, const facekit::Image& img, int r
     return bench_json("mtcnn", B::name, B::isa(), 1, pool.size(), reps, t, 0.0).substr(0) + ", \"width\": " +
            std::to_string(img.width) + ", \"height\": " + std::to_string(img.height) + ", \"faces\": " + std::to_string(faces) +
            ", \"stages_ms\": {\"pnet\": " + num(median(&StageTimes::pnet)) + ", \"rnet\": " + num(median(&StageTimes::rnet)) +
-           ", \"onet\": " + num(median(&StageTimes::onet)) + "}}";
+           ", \"onet\": " + num(median(&StageTimes::onet)) + "}, \"windows\": {\"rnet\": " +
+           std::to_string(stages.back().rnet_windows) + ", \"onet\": " + std::to_string(stages.back().onet_windows) + "}}";
 }
 
 /// The default detector input: the central 4:3 region of multiface.png (all six faces) at 640×480.

@@ -52,6 +52,8 @@ template <class B = nn::DefaultBackend>
 class PNet {
 public:
     static constexpr int kOutputs = 6;  // p_background, p_face, r0..r3
+    /// Output pixel (y, x) sees input rows [2y, 2y+12) and columns [2x, 2x+12): the 12×12 window, stride 2.
+    static constexpr int kWindow = 12, kStride = 2;
     explicit PNet(const SafeTensors& st) {
         WeightFile w(st, "pnet");
         using nn::Window;
@@ -71,6 +73,9 @@ public:
         View out = apply(heads_, x, ws, 2, ctx);
         detail::softmax_pair(out);
         return out;
+    }
+    Shape output_shape(const Shape& in) const {
+        return heads_.output_shape(conv3_.output_shape(conv2_.output_shape(pool1_.output_shape(conv1_.output_shape(in)))));
     }
     double flops(const Shape& in) const {
         Shape a = conv1_.output_shape(in), b = pool1_.output_shape(a), c = conv2_.output_shape(b), d = conv3_.output_shape(c);

@@ -4,7 +4,9 @@
 // evaluates it: a fused multiply-add would move boxes across the floor() and trunc() that follow.
 #pragma once
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <cmath>
 #include <memory>
 #include <numeric>
@@ -23,20 +25,26 @@ struct DetectorOptions {
     double factor = 0.709;                   // scale step of the image pyramid
     std::size_t max_candidates = 20000;      // windows passed to R-Net at most (the best-scoring are kept)
     std::size_t max_faces = 10000;           // faces returned at most (the largest are kept)
-    std::size_t batch = 256;                 // R-/O-Net windows per forward pass
+    // Work units, sized so that a unit's activations stay in a core's L2 cache: P-Net runs on bands of
+    // this many output rows, R- and O-Net on batches of this many windows. Each thread takes whole units.
+    int pnet_band_rows = 8;
+    std::size_t rnet_batch = 16, onet_batch = 2;
 
     void validate() const {
         if (min_face < 1) throw InvalidArgument("min face size must be at least 1 pixel");
         for (float t : thresholds)
             if (!(t >= 0.0f && t <= 1.0f)) throw InvalidArgument("detection thresholds must lie in [0, 1]");
         if (!(factor > 0.0 && factor < 1.0)) throw InvalidArgument("pyramid factor must lie in (0, 1)");
-        if (max_candidates == 0 || batch == 0) throw InvalidArgument("candidate cap and batch must be positive");
+        if (max_candidates == 0 || pnet_band_rows <= 0 || rnet_batch == 0 || onet_batch == 0)
+            throw InvalidArgument("candidate cap, band rows and batches must be positive");
     }
 };
 
-/// Time spent in each stage of the last detect() call, in milliseconds.
+/// Time spent in each stage of the last detect() call, in milliseconds, and the windows each later stage
+/// received (the work of R- and O-Net grows with them).
 struct StageTimes {
     double pnet = 0, rnet = 0, onet = 0;
+    std::size_t rnet_windows = 0, onet_windows = 0;
     double total() const noexcept { return pnet + rnet + onet; }
 };
 
@@ -177,13 +185,15 @@ public:
         auto t0 = clock::now();
         std::vector<detail::Window> windows = stage1(img);
         auto t1 = clock::now();
+        const std::size_t rnet_windows = windows.size();
         if (!windows.empty()) windows = stage2(img, std::move(windows));
         auto t2 = clock::now();
+        const std::size_t onet_windows = windows.size();
         std::vector<Detection> faces;
         if (!windows.empty()) faces = stage3(img, std::move(windows));
         auto t3 = clock::now();
         auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
-        times_ = StageTimes{ms(t0, t1), ms(t1, t2), ms(t2, t3)};
+        times_ = StageTimes{ms(t0, t1), ms(t1, t2), ms(t2, t3), rnet_windows, onet_windows};
         return faces;
     }
 
@@ -195,23 +205,71 @@ public:
         for (const Image& img : images) {
             out.push_back(detect(img));
             sum.pnet += times_.pnet, sum.rnet += times_.rnet, sum.onet += times_.onet;
+            sum.rnet_windows += times_.rnet_windows, sum.onet_windows += times_.onet_windows;
         }
         times_ = sum;
         return out;
     }
 
 private:
-    Context ctx(Workspace& ws) const { return Context{pool_, &ws}; }
+    /// Scratch memory of one thread: the activations of the net it runs, and its input batch.
+    struct Lane {
+        Workspace net, input;
+    };
+
+    /// Runs work(lane, unit) for every unit in [0, units), each thread taking the next unit as it gets free.
+    /// A unit runs a whole network on one thread, with no synchronisation inside it; which thread runs a
+    /// unit never changes its result.
+    template <class F>
+    void for_each_unit(std::size_t units, F&& work) {
+        if (units == 0) return;
+        const int lanes = int(std::min<std::size_t>(units, std::size_t(pool_ ? pool_->size() : 1)));
+        while (lanes_.size() < std::size_t(lanes)) lanes_.emplace_back();
+        std::atomic<std::size_t> next{0};
+        Context{pool_, nullptr}.parallel_for(lanes, [&](std::int64_t lane) {
+            for (std::size_t u; (u = next.fetch_add(1, std::memory_order_relaxed)) < units;) work(lanes_[std::size_t(lane)], u);
+        });
+    }
 
     /// Stage 1 (§1–4): P-Net over the pyramid, per-scale NMS 0.5, cross-scale NMS 0.7, regression, square.
+    /// Each scale's P-Net map is computed in bands of output rows: output row y reads input rows
+    /// [2y, 2y+12), so a band is the same computation on a slice of the scaled image, and its activations
+    /// stay in cache. The last band runs to the image's end, where the ceil-mode pooling sees what it
+    /// sees on the whole image.
     std::vector<detail::Window> stage1(const Image& img) {
+        using PNet = models::PNet<B>;
+        const std::vector<double> scales = detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor);
+        while (scaled_.size() < scales.size()) scaled_.emplace_back(), maps_.emplace_back();
+        struct Band {
+            std::size_t scale;
+            int y0, y1;
+        };
+        std::vector<Band> bands;
+        for (std::size_t i = 0; i < scales.size(); ++i) {
+            const int hs = int(img.height * scales[i] + 1), ws = int(img.width * scales[i] + 1);
+            scaled_[i].reshape(Shape(1, hs, ws, 3));
+            maps_[i].reshape(nets_->pnet.output_shape(scaled_[i].shape()));
+            for (int y = 0; y < maps_[i].shape().h; y += options_.pnet_band_rows)
+                bands.push_back({i, y, std::min(maps_[i].shape().h, y + options_.pnet_band_rows)});
+        }
+        for_each_unit(scales.size(), [&](Lane&, std::size_t i) {
+            area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, scaled_[i].shape().h, scaled_[i].shape().w,
+                                   scaled_[i].data());
+        });
+        for_each_unit(bands.size(), [&](Lane& lane, std::size_t b) {
+            const Band& band = bands[b];
+            const Tensor& in = scaled_[band.scale];
+            Tensor& map = maps_[band.scale];
+            const int r0 = PNet::kStride * band.y0;
+            const int r1 = band.y1 == map.shape().h ? in.shape().h : PNet::kStride * (band.y1 - 1) + PNet::kWindow;
+            const ConstView slice(in.data() + std::size_t(r0) * in.shape().w * 3, Shape(1, r1 - r0, in.shape().w, 3));
+            const View out = nets_->pnet.forward(slice, lane.net, Context{nullptr, &lane.net});
+            std::copy(out.data, out.data + out.shape.numel(), map.view().pixel(0, band.y0, 0));
+        });
         std::vector<detail::Window> all;
-        for (double scale : detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor)) {
-            const int hs = int(img.height * scale + 1), ws = int(img.width * scale + 1);
-            Tensor& input = scratch_.tensor(0, Shape(1, hs, ws, 3));
-            area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, hs, ws, input.data());
-            View out = nets_->pnet.forward(input, pnet_ws_, ctx(pnet_ws_));
-            const float s = float(scale);
+        for (std::size_t i = 0; i < scales.size(); ++i) {
+            const ConstView out = maps_[i].view();
+            const float s = float(scales[i]);
             std::vector<detail::Window> found;
             for (int y = 0; y < out.shape.h; ++y)
                 for (int x = 0; x < out.shape.w; ++x) {
@@ -244,7 +302,7 @@ private:
     /// Crops every window (§5), runs `net` on batches, and returns its rows (one per kept window).
     template <class Net>
     std::vector<float> run_crops(const Net& net, const Image& img, std::vector<detail::Window>& windows, int size,
-                                 Workspace& ws) {
+                                 std::size_t batch) {
         std::vector<detail::Window> kept;
         std::vector<PixelRect> rects;
         for (const detail::Window& w : windows) {
@@ -254,23 +312,21 @@ private:
         windows = std::move(kept);
         const std::size_t n = windows.size(), per_crop = std::size_t(size) * size * 3;
         std::vector<float> rows(n * Net::kOutputs);
-        for (std::size_t b0 = 0; b0 < n; b0 += options_.batch) {
-            const std::size_t bn = std::min(options_.batch, n - b0);
-            Tensor& input = scratch_.tensor(1, Shape(std::int64_t(bn), size, size, 3));
-            Context c = ctx(ws);
-            c.parallel_for(std::int64_t(bn), [&](std::int64_t i) {
-                area_resize_normalized(img, rects[b0 + std::size_t(i)], size, size, input.data() + std::size_t(i) * per_crop);
-            });
-            View out = net.forward(input, ws, c);
+        for_each_unit((n + batch - 1) / batch, [&](Lane& lane, std::size_t unit) {
+            const std::size_t b0 = unit * batch, bn = std::min(batch, n - b0);
+            Tensor& input = lane.input.tensor(0, Shape(std::int64_t(bn), size, size, 3));
+            for (std::size_t i = 0; i < bn; ++i)
+                area_resize_normalized(img, rects[b0 + i], size, size, input.data() + i * per_crop);
+            const View out = net.forward(input, lane.net, Context{nullptr, &lane.net});
             for (std::size_t i = 0; i < bn; ++i)
                 std::copy(out.pixel(i), out.pixel(i) + Net::kOutputs, &rows[(b0 + i) * Net::kOutputs]);
-        }
+        });
         return rows;
     }
 
     /// Stage 2 (§6): R-Net, keep p > t2, NMS 0.7, regression (+1), square.
     std::vector<detail::Window> stage2(const Image& img, std::vector<detail::Window> windows) {
-        std::vector<float> rows = run_crops(nets_->rnet, img, windows, 24, rnet_ws_);
+        std::vector<float> rows = run_crops(nets_->rnet, img, windows, 24, options_.rnet_batch);
         std::vector<detail::Window> pass;
         for (std::size_t i = 0; i < windows.size(); ++i) {
             const float* o = &rows[i * 6];
@@ -289,7 +345,7 @@ private:
     /// Stage 3 (§7, §9): O-Net, keep p > t3, landmarks from the unregressed window, regression, "Min"
     /// NMS 0.7, then the largest box area first.
     std::vector<Detection> stage3(const Image& img, std::vector<detail::Window> windows) {
-        std::vector<float> rows = run_crops(nets_->onet, img, windows, 48, onet_ws_);
+        std::vector<float> rows = run_crops(nets_->onet, img, windows, 48, options_.onet_batch);
         std::vector<detail::Window> pass;
         for (std::size_t i = 0; i < windows.size(); ++i) {
             const float* o = &rows[i * 16];
@@ -331,7 +387,8 @@ private:
     std::shared_ptr<const Nets> nets_;
     DetectorOptions options_;
     ThreadPool* pool_ = nullptr;
-    Workspace scratch_, pnet_ws_, rnet_ws_, onet_ws_;
+    std::deque<Lane> lanes_;             // per thread; a deque, so that growing it moves none
+    std::deque<Tensor> scaled_, maps_;   // per pyramid scale: the resized image, P-Net's output
     StageTimes times_;
 };
 
