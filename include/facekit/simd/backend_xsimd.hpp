@@ -86,8 +86,17 @@ struct XsimdBackend {
     }
 
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {
-        if (p.vectors == 1) conv_panels<1, MR>(p, in, out, residual, ctx);
-        else conv_panels<2, MR_WIDE>(p, in, out, residual, ctx);
+        if (p.vectors == 1) return conv_panels<1, MR>(p, in, out, residual, ctx);
+        if constexpr (MR_WIDE == 12) {
+            // Small maps waste much of a 12-row tile (the 8×8 map of block17 fills 64 of 72 rows, the 3×3
+            // map of block8 9 of 12): take the tile height that wastes least, counting two rows of
+            // overhead per tile (its epilogue and the B loads a taller tile would share).
+            const std::int64_t m = std::int64_t(out.shape.pixels());
+            auto cost = [&](std::int64_t rows) { return (m + rows - 1) / rows * (rows + 2); };
+            if (cost(8) < cost(12) && cost(8) <= cost(9)) return conv_panels<2, 8>(p, in, out, residual, ctx);
+            if (cost(9) < cost(12)) return conv_panels<2, 9>(p, in, out, residual, ctx);
+        }
+        conv_panels<2, MR_WIDE>(p, in, out, residual, ctx);
     }
 
     static void depthwise(const PackedDepthwise& p, ConstView in, View out, const ConstView* residual,
