@@ -59,6 +59,8 @@ const ConvCase kConvCases[] = {
     {3, 11, 11, 28, 48, Window::square(3)},            // R-Net conv2: 48 outputs (narrow panels)
     {2, 24, 24, 3, 28, Window::square(3)},             // R-Net stem: 28 outputs (a partial wide panel)
     {1, 20, 14, 6, 6, Window::square(2, 2)},           // stride 2, 2×2, 6 outputs
+    {2, 17, 17, 32, 32, Window::square(3, 1, 1)},      // Winograd: block35's 3×3, padded, partial tiles
+    {1, 23, 38, 80, 40, Window::square(3)},            // Winograd: unpadded, many tiles, 40 outputs
 };
 
 template <class B>

@@ -20,6 +20,7 @@
 
 #include "../core/workspace.hpp"
 #include "../nn/conv_params.hpp"
+#include "winograd.hpp"
 
 namespace facekit::nn {
 
@@ -39,7 +40,8 @@ struct XsimdBackend {
         int cin = 0, cout = 0, panels = 0;
         int vectors = 2;               // panel width in vectors (nr = vectors·W columns)
         AlignedBuffer<float> weights;  // [panel][tap][cin][nr]
-        AlignedBuffer<float> bias, alpha;  // padded to panels·NR
+        AlignedBuffer<float> winograd; // 3×3 stride 1 only: G g Gᵀ as [ξ][panel][cin][nr] (winograd.hpp)
+        AlignedBuffer<float> bias, alpha;  // padded to panels·nr
         Activation activation = Activation::None;
         float residual_scale = 1.0f;
     };
@@ -66,6 +68,20 @@ struct XsimdBackend {
         for (int co = 0; co < s.cout; ++co)
             for (std::size_t j = 0; j < k; ++j)
                 p.weights[(std::size_t(co / nr) * k + j) * nr + co % nr] = s.weights[co * k + j];
+        const Window& w = s.window;
+        if (w.kh == 3 && w.kw == 3 && w.sh == 1 && w.sw == 1 && s.cin >= kWinogradMinChannels) {
+            using namespace winograd;
+            p.winograd.resize(std::size_t(kPoints) * p.panels * s.cin * nr);
+            std::memset(p.winograd.data(), 0, p.winograd.size() * sizeof(float));
+            for (int co = 0; co < s.cout; ++co)
+                for (int ci = 0; ci < s.cin; ++ci) {
+                    double g[3][3], u[6][6];  // in double: G's fractions then cost no precision
+                    for (int t = 0; t < 9; ++t) g[t / 3][t % 3] = s.weights[co * k + std::size_t(t) * s.cin + ci];
+                    filter_2d(g, u);
+                    for (int xi = 0; xi < kPoints; ++xi)
+                        p.winograd[((std::size_t(xi) * p.panels + co / nr) * s.cin + ci) * nr + co % nr] = float(u[xi / 6][xi % 6]);
+                }
+        }
         pack_epilogue(s.epilogue, s.cout, std::size_t(p.panels) * nr, p.bias, p.alpha);
         p.activation = s.epilogue.activation, p.residual_scale = s.epilogue.residual_scale;
         return p;
@@ -86,6 +102,10 @@ struct XsimdBackend {
     }
 
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {
+        if (p.winograd.size() && winograd_tiles(out.shape) >= kWinogradMinTiles) {
+            if (p.vectors == 1) return conv_winograd<1, MR>(p, in, out, residual, ctx);
+            return conv_winograd<2, MR_WIDE>(p, in, out, residual, ctx);
+        }
         if (p.vectors == 1) return conv_panels<1, MR>(p, in, out, residual, ctx);
         if constexpr (MR_WIDE == 12) {
             // Small maps waste much of a 12-row tile (the 8×8 map of block17 fills 64 of 72 rows, the 3×3
@@ -129,6 +149,103 @@ struct XsimdBackend {
     }
 
 private:
+    // Winograd pays for its transforms when the channel sums are long enough and there are enough tiles
+    // to fill the GEMMs' rows.
+    static constexpr int kWinogradMinChannels = 16, kWinogradMinTiles = 16;
+
+    static std::int64_t winograd_tiles(const Shape& o) {
+        using winograd::kTile;
+        return std::int64_t(o.n) * ((o.h + kTile - 1) / kTile) * ((o.w + kTile - 1) / kTile);
+    }
+
+    /// A 3×3 stride-1 convolution as Winograd F(4×4, 3×3) (winograd.hpp). The tiles are cut into blocks
+    /// small enough that a block's transformed input V[ξ][tile][cin] and products M[ξ][tile][cout] stay in
+    /// a core's L2 cache; one thread runs a block through all three steps: 6×6 input blocks to V, the 36
+    /// GEMMs M[ξ] = V[ξ]·U[ξ] over the channels, and each M block back to its 4×4 outputs with the
+    /// epilogue. Tiles past the map's edge read zeros and store nothing.
+    template <int NV, int ROWS>
+    static void conv_winograd(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
+                              const Context& ctx) {
+        using namespace winograd;
+        constexpr int nr = NV * W;
+        constexpr std::int64_t kBlockBytes = 384 << 10;
+        const Shape o = out.shape;
+        const Window& win = p.window;
+        const int th = (o.h + kTile - 1) / kTile, tw = (o.w + kTile - 1) / kTile;
+        const std::int64_t tiles = winograd_tiles(o);
+        const int cin_p = (p.cin + W - 1) / W * W, cout_p = p.panels * nr;
+        const std::int64_t per_tile = std::int64_t(kPoints) * (cin_p + cout_p) * std::int64_t(sizeof(float));
+        std::int64_t block = std::max<std::int64_t>(ROWS, kBlockBytes / per_tile / ROWS * ROWS);
+        block = std::min(block, std::max<std::int64_t>(ROWS, (tiles / (2 * ctx.threads()) + ROWS - 1) / ROWS * ROWS));
+        ctx.parallel_for((tiles + block - 1) / block, [&](std::int64_t b) {
+            const std::int64_t t0 = b * block, count = std::min(block, tiles - t0);
+            thread_local AlignedBuffer<float> vbuf, mbuf;
+            if (vbuf.size() < std::size_t(kPoints * block * cin_p)) vbuf.resize(std::size_t(kPoints * block * cin_p));
+            if (mbuf.size() < std::size_t(kPoints * block * cout_p)) mbuf.resize(std::size_t(kPoints * block * cout_p));
+            float* const v_at = vbuf.data();
+            float* const m_at = mbuf.data();
+            auto origin = [&](std::int64_t t, int& n, int& y, int& x) {
+                n = int(t / (std::int64_t(th) * tw));
+                const int r = int(t % (std::int64_t(th) * tw));
+                y = r / tw * kTile, x = r % tw * kTile;
+            };
+
+            for (std::int64_t i = 0; i < count; ++i) {
+                int n, oy, ox;
+                origin(t0 + i, n, oy, ox);
+                const int iy0 = oy - win.pad_top, ix0 = ox - win.pad_left;
+                for (int c = 0; c < cin_p; c += W) {
+                    V d[kAlpha][kAlpha], v[kAlpha][kAlpha];
+                    for (int y = 0; y < kAlpha; ++y)
+                        for (int x = 0; x < kAlpha; ++x) {
+                            const int iy = iy0 + y, ix = ix0 + x;
+                            const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
+                            d[y][x] = inside ? load(in.pixel(n, iy, ix) + c, p.cin - c) : V(0.0f);
+                        }
+                    input_2d(d, v);
+                    for (int xi = 0; xi < kPoints; ++xi)
+                        v[xi / kAlpha][xi % kAlpha].store_aligned(v_at + (xi * block + i) * cin_p + c);
+                }
+            }
+
+            for (int xi = 0; xi < kPoints; ++xi)
+                for (int panel = 0; panel < p.panels; ++panel) {
+                    const float* u = &p.winograd[(std::size_t(xi) * p.panels + panel) * p.cin * nr];
+                    for (std::int64_t r0 = 0; r0 < count; r0 += ROWS) {
+                        const float* a[ROWS];
+                        for (int r = 0; r < ROWS; ++r) a[r] = v_at + (xi * block + std::min<std::int64_t>(r0 + r, count - 1)) * cin_p;
+                        V acc[ROWS][NV];
+#pragma GCC unroll 24
+                        for (int r = 0; r < ROWS; ++r)
+                            for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+                        igemm_kernel<NV, ROWS>(a, p.cin, u, acc);
+                        for (int r = 0; r < ROWS && r0 + r < count; ++r)
+                            for (int v = 0; v < NV; ++v)
+                                acc[r][v].store_aligned(m_at + (xi * block + r0 + r) * cout_p + panel * nr + v * W);
+                    }
+                }
+
+            for (std::int64_t i = 0; i < count; ++i) {
+                int n, oy, ox;
+                origin(t0 + i, n, oy, ox);
+                const int rows = std::min(kTile, o.h - oy), cols = std::min(kTile, o.w - ox);
+                for (int c = 0; c < p.cout; c += W) {
+                    V m[kAlpha][kAlpha], y[kTile][kTile];
+                    for (int xi = 0; xi < kPoints; ++xi)
+                        m[xi / kAlpha][xi % kAlpha] = V::load_aligned(m_at + (xi * block + i) * cout_p + c);
+                    output_2d(m, y);
+                    for (int dy = 0; dy < rows; ++dy)
+                        for (int dx = 0; dx < cols; ++dx) {
+                            const float* res = residual ? residual->pixel(n, oy + dy, ox + dx) + c : nullptr;
+                            store(out.pixel(n, oy + dy, ox + dx) + c,
+                                  epilogue(y[dy][dx], &p.bias[c], &p.alpha[c], res, p.cout - c, p.activation, p.residual_scale),
+                                  p.cout - c);
+                        }
+                }
+            }
+        });
+    }
+
     static void pack_epilogue(const Epilogue& e, int channels, std::size_t padded, AlignedBuffer<float>& bias,
                               AlignedBuffer<float>& alpha) {
         bias.resize(padded), alpha.resize(padded);
