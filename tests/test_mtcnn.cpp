@@ -94,22 +94,33 @@ TEST_CASE("the pyramid and the area resampling reproduce the reference bit for b
     Tensor got(expect.shape());
     area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
     CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    // the summed-area-table form the detector uses gives the same floats
+    ThreadPool pool(2);
+    AreaSampler sampler;
+    sampler.build(img, &pool);
+    std::fill(got.data(), got.data() + got.size(), 0.0f);
+    sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
+    CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
     // Every R-Net and O-Net crop, from the recorded 1-based inclusive ranges.
     for (auto [net, size] : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
         Tensor inputs = nhwc_from_nchw(ref, net + ".input");
         const TensorInfo& r = ref.at(net + ".crop_yeyxex");
         std::vector<std::int32_t> yeyxex(std::size_t(r.numel()));
         std::memcpy(yeyxex.data(), r.bytes, r.nbytes);
-        std::size_t mismatched = 0;
+        std::size_t mismatched = 0, mismatched_sampler = 0;
         const std::size_t per = std::size_t(size) * size * 3;
         std::vector<float> crop(per);
         for (int i = 0; i < inputs.shape().n; ++i) {
             const std::int32_t* q = &yeyxex[std::size_t(i) * 4];
-            area_resize_normalized(img, PixelRect{q[2] - 1, q[0] - 1, q[3], q[1]}, size, size, crop.data());
+            const PixelRect rect{q[2] - 1, q[0] - 1, q[3], q[1]};
+            area_resize_normalized(img, rect, size, size, crop.data());
             mismatched += std::memcmp(crop.data(), inputs.data() + i * per, per * sizeof(float)) != 0;
+            sampler.resize_normalized(rect, size, size, crop.data());
+            mismatched_sampler += std::memcmp(crop.data(), inputs.data() + i * per, per * sizeof(float)) != 0;
         }
         CAPTURE(net);
         CHECK(mismatched == 0);
+        CHECK(mismatched_sampler == 0);
     }
 }
 

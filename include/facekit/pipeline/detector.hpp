@@ -183,6 +183,7 @@ public:
         times_ = StageTimes{};
         using clock = std::chrono::steady_clock;
         auto t0 = clock::now();
+        sampler_.build(img, pool_);
         std::vector<detail::Window> windows = stage1(img);
         auto t1 = clock::now();
         const std::size_t rnet_windows = windows.size();
@@ -253,8 +254,8 @@ private:
                 bands.push_back({i, y, std::min(maps_[i].shape().h, y + options_.pnet_band_rows)});
         }
         for_each_unit(scales.size(), [&](Lane&, std::size_t i) {
-            area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, scaled_[i].shape().h, scaled_[i].shape().w,
-                                   scaled_[i].data());
+            sampler_.resize_normalized(PixelRect{0, 0, img.width, img.height}, scaled_[i].shape().h, scaled_[i].shape().w,
+                                       scaled_[i].data());
         });
         for_each_unit(bands.size(), [&](Lane& lane, std::size_t b) {
             const Band& band = bands[b];
@@ -316,7 +317,7 @@ private:
             const std::size_t b0 = unit * batch, bn = std::min(batch, n - b0);
             Tensor& input = lane.input.tensor(0, Shape(std::int64_t(bn), size, size, 3));
             for (std::size_t i = 0; i < bn; ++i)
-                area_resize_normalized(img, rects[b0 + i], size, size, input.data() + i * per_crop);
+                sampler_.resize_normalized(rects[b0 + i], size, size, input.data() + i * per_crop);
             const View out = net.forward(input, lane.net, Context{nullptr, &lane.net});
             for (std::size_t i = 0; i < bn; ++i)
                 std::copy(out.pixel(i), out.pixel(i) + Net::kOutputs, &rows[(b0 + i) * Net::kOutputs]);
@@ -389,6 +390,7 @@ private:
     ThreadPool* pool_ = nullptr;
     std::deque<Lane> lanes_;             // per thread; a deque, so that growing it moves none
     std::deque<Tensor> scaled_, maps_;   // per pyramid scale: the resized image, P-Net's output
+    AreaSampler sampler_;                // of the image being searched
     StageTimes times_;
 };
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../core/tensor.hpp"
+#include "../core/workspace.hpp"
 #include "image.hpp"
 
 namespace facekit {
@@ -24,23 +25,33 @@ struct PixelRect {
     int height() const noexcept { return y1 - y0; }
 };
 
-/// Area-resamples `rect` of `img` to out_h × out_w and writes (v − 127.5)·0.0078125 as NHWC floats to
-/// `out` (out_h × out_w × 3 floats, dense).
-inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, int out_w, float* out) {
+namespace detail {
+/// Output i of n_out averages input [first, last): PyTorch's adaptive-pooling window.
+inline int area_first(int i, int n, int n_out) { return int(std::int64_t(i) * n / n_out); }
+inline int area_last(int i, int n, int n_out) { return int((std::int64_t(i + 1) * n + n_out - 1) / n_out); }
+/// The normalised float of a window's integer sum: (sum / kh) / kw, then (v − 127.5)/128.
+inline float area_value(std::int64_t sum, int kh, int kw) {
+    const float v = float(sum) / float(kh) / float(kw);
+    return (v - 127.5f) * 0.0078125f;
+}
+inline void check_area_args(const Image& img, PixelRect rect, int out_h, int out_w) {
     if (rect.x0 < 0 || rect.y0 < 0 || rect.x1 > img.width || rect.y1 > img.height || rect.width() <= 0 ||
         rect.height() <= 0 || out_h <= 0 || out_w <= 0)
         throw InvalidArgument("area_resize: region outside the image or empty");
+}
+}  // namespace detail
+
+/// Area-resamples `rect` of `img` to out_h × out_w and writes (v − 127.5)·0.0078125 as NHWC floats to
+/// `out` (out_h × out_w × 3 floats, dense).
+inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, int out_w, float* out) {
+    detail::check_area_args(img, rect, out_h, out_w);
     const int in_h = rect.height(), in_w = rect.width();
     // Column windows, and a running integer sum over the rows of the current row window.
     std::vector<int> cx0(static_cast<std::size_t>(out_w)), cx1(static_cast<std::size_t>(out_w));
-    for (int j = 0; j < out_w; ++j) {
-        cx0[j] = int(std::int64_t(j) * in_w / out_w);
-        cx1[j] = int((std::int64_t(j + 1) * in_w + out_w - 1) / out_w);
-    }
+    for (int j = 0; j < out_w; ++j) cx0[j] = detail::area_first(j, in_w, out_w), cx1[j] = detail::area_last(j, in_w, out_w);
     std::vector<std::int64_t> colsum(std::size_t(in_w + 1) * 3);  // prefix sums over columns
     for (int i = 0; i < out_h; ++i) {
-        const int y0 = int(std::int64_t(i) * in_h / out_h);
-        const int y1 = int((std::int64_t(i + 1) * in_h + out_h - 1) / out_h);
+        const int y0 = detail::area_first(i, in_h, out_h), y1 = detail::area_last(i, in_h, out_h);
         std::fill(colsum.begin(), colsum.end(), 0);
         for (int y = y0; y < y1; ++y) {
             const std::uint8_t* src = img.at(rect.x0, rect.y0 + y);
@@ -49,18 +60,76 @@ inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, 
         }
         for (int x = 0; x < in_w; ++x)
             for (int c = 0; c < 3; ++c) colsum[std::size_t(x + 1) * 3 + c] += colsum[std::size_t(x) * 3 + c];
-        const float kh = float(y1 - y0);
         for (int j = 0; j < out_w; ++j) {
-            const float kw = float(cx1[j] - cx0[j]);
             float* dst = out + (std::size_t(i) * out_w + j) * 3;
-            for (int c = 0; c < 3; ++c) {
-                const std::int64_t sum = colsum[std::size_t(cx1[j]) * 3 + c] - colsum[std::size_t(cx0[j]) * 3 + c];
-                const float v = float(sum) / kh / kw;
-                dst[c] = (v - 127.5f) * 0.0078125f;
-            }
+            for (int c = 0; c < 3; ++c)
+                dst[c] = detail::area_value(colsum[std::size_t(cx1[j]) * 3 + c] - colsum[std::size_t(cx0[j]) * 3 + c],
+                                            y1 - y0, cx1[j] - cx0[j]);
         }
     }
 }
+
+/// The same area resampling from a summed-area table of the whole image, built once: each output value
+/// then costs four reads however large its window, where the direct form re-reads the image for every
+/// pyramid level and every crop. The table is 32-bit and wraps; window sums are exact while the image has
+/// at most 2³²/255 pixels (larger images take the direct form).
+class AreaSampler {
+public:
+    static constexpr std::int64_t kMaxPixels = (std::int64_t(1) << 32) / 255;
+
+    /// Builds the table for `img` (which must outlive the sampler); rows are split over `pool`.
+    void build(const Image& img, ThreadPool* pool = nullptr) {
+        img_ = &img;
+        table_.clear();
+        if (std::int64_t(img.width) * img.height > kMaxPixels) return;
+        const std::size_t stride = (std::size_t(img.width) + 1) * 3;
+        table_.assign(stride * (std::size_t(img.height) + 1), 0u);
+        Context ctx{pool, nullptr};
+        // row prefix sums, rows in parallel; then column accumulation, column bands in parallel
+        ctx.parallel_for(img.height, [&](std::int64_t y) {
+            std::uint32_t* row = &table_[(std::size_t(y) + 1) * stride];
+            const std::uint8_t* src = img.at(0, int(y));
+            for (int x = 0; x < img.width; ++x)
+                for (int c = 0; c < 3; ++c) row[std::size_t(x + 1) * 3 + c] = row[std::size_t(x) * 3 + c] + src[x * 3 + c];
+        });
+        const std::int64_t bands = std::int64_t((stride + 255) / 256);
+        ctx.parallel_for(bands, [&](std::int64_t b) {
+            const std::size_t c0 = std::size_t(b) * 256, c1 = std::min(stride, c0 + 256);
+            for (int y = 2; y <= img.height; ++y) {
+                std::uint32_t* row = &table_[std::size_t(y) * stride];
+                const std::uint32_t* above = row - stride;
+                for (std::size_t i = c0; i < c1; ++i) row[i] += above[i];
+            }
+        });
+    }
+
+    /// As area_resize_normalized(img, rect, out_h, out_w, out), bit for bit.
+    void resize_normalized(PixelRect rect, int out_h, int out_w, float* out) const {
+        if (!img_) throw InvalidArgument("AreaSampler: build() first");
+        if (table_.empty()) return area_resize_normalized(*img_, rect, out_h, out_w, out);
+        detail::check_area_args(*img_, rect, out_h, out_w);
+        const std::size_t stride = (std::size_t(img_->width) + 1) * 3;
+        const int in_h = rect.height(), in_w = rect.width();
+        for (int i = 0; i < out_h; ++i) {
+            const int y0 = detail::area_first(i, in_h, out_h), y1 = detail::area_last(i, in_h, out_h);
+            const std::uint32_t* top = &table_[std::size_t(rect.y0 + y0) * stride];
+            const std::uint32_t* bottom = &table_[std::size_t(rect.y0 + y1) * stride];
+            for (int j = 0; j < out_w; ++j) {
+                const int x0 = detail::area_first(j, in_w, out_w), x1 = detail::area_last(j, in_w, out_w);
+                const std::size_t l = std::size_t(rect.x0 + x0) * 3, r = std::size_t(rect.x0 + x1) * 3;
+                float* dst = out + (std::size_t(i) * out_w + j) * 3;
+                for (int c = 0; c < 3; ++c) {
+                    const std::uint32_t sum = bottom[r + c] - bottom[l + c] - top[r + c] + top[l + c];
+                    dst[c] = detail::area_value(sum, y1 - y0, x1 - x0);
+                }
+            }
+        }
+    }
+
+private:
+    const Image* img_ = nullptr;
+    std::vector<std::uint32_t> table_;  // (height+1) × (width+1) × 3, row and column 0 zero
+};
 
 namespace detail {
 /// Pillow's precompute_coeffs + normalize_coeffs_8bpc for one axis: per output index, the first input
