@@ -103,7 +103,8 @@ struct XsimdBackend {
     }
 
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {
-        if (p.winograd.size() && winograd_tiles(out.shape) >= kWinogradMinTiles) {
+        // decided per image, so that an image's result never depends on the batch it came in
+        if (p.winograd.size() && winograd_tiles(out.shape) / out.shape.n >= kWinogradMinTiles) {
             if (p.vectors == 1) return conv_winograd<1, MR>(p, in, out, residual, ctx);
             return conv_winograd<2, MR_WIDE>(p, in, out, residual, ctx);
         }
@@ -150,8 +151,8 @@ struct XsimdBackend {
     }
 
 private:
-    // Winograd pays for its transforms when the channel sums are long enough and there are enough tiles
-    // to fill the GEMMs' rows.
+    // Winograd pays for its transforms when the channel sums are long enough and a map has enough tiles
+    // (a 9×9 map in 12×12 of tiles wastes what it saves).
     static constexpr int kWinogradMinChannels = 16, kWinogradMinTiles = 16;
 
     static std::int64_t winograd_tiles(const Shape& o) {
