@@ -27,8 +27,8 @@ struct DetectorOptions {
     std::size_t max_faces = 10000;           // faces returned at most (the largest are kept)
     // Work units, sized so that a unit's activations stay in a core's L2 cache: P-Net runs on bands of
     // this many output rows, R- and O-Net on batches of this many windows. Each thread takes whole units.
-    int pnet_band_rows = 8;
-    std::size_t rnet_batch = 16, onet_batch = 2;
+    int pnet_band_rows = 32;
+    std::size_t rnet_batch = 16, onet_batch = 8;
 
     void validate() const {
         if (min_face < 1) throw InvalidArgument("min face size must be at least 1 pixel");
