@@ -102,7 +102,8 @@ void check_depthwise_backend() {
     struct Case { int n, h, w, c; Window win; };
     const Case cases[] = {{1, 14, 14, 64, Window::square(3, 1, 1)}, {2, 9, 7, 37, Window::square(3, 2, 1)},
                           {1, 7, 7, 512, Window::square(7)}, {1, 8, 8, 3, Window{3, 3, 2, 2, 0, 0, 1, 1}},
-                          {1, 1, 1, 20, Window::square(1)}};
+                          {1, 1, 1, 20, Window::square(1)}, {2, 20, 23, 40, Window::square(3, 2, 1)},
+                          {1, 9, 30, 24, Window::square(3)}};
     int variant = 0;
     for (const Case& cc : cases) {
         for (bool with_residual : {false, true}) {

@@ -11,7 +11,8 @@
 // channels (whichever pads cout less: 10 channels use a 16-wide panel, 48 use three), in exactly the
 // order the micro-kernel reads them. The micro-kernel holds an MR×NR tile of accumulators in registers
 // (12×32 on AVX-512: 24 of its 32 zmm registers) and applies the fused epilogue (bias, residual
-// scale-add, ReLU/PReLU) before its single store.
+// scale-add, ReLU/PReLU) before its single store. 3×3 stride-1 convolutions with enough channels and
+// tiles run as Winograd F(4×4, 3×3) instead (winograd.hpp), through the same micro-kernel.
 #pragma once
 #include <cstring>
 #include <vector>
@@ -121,31 +122,57 @@ struct XsimdBackend {
         conv_panels<2, MR_WIDE>(p, in, out, residual, ctx);
     }
 
+    /// Depthwise convolution, a vector of channels at a time. Where a window lies inside the image
+    /// horizontally, four output pixels are computed together so that each tap's weights are loaded once
+    /// for four; border pixels skip their out-of-image taps. Both sum the taps in the same order.
     static void depthwise(const PackedDepthwise& p, ConstView in, View out, const ConstView* residual,
                           const Context& ctx) {
+        constexpr int kPixels = 4;
         const Window& win = p.window;
         const Shape o = out.shape;
+        // output columns [ox_lo, ox_hi) have their whole window inside the image horizontally
+        const int ox_lo = std::min(o.w, (win.pad_left + win.sw - 1) / win.sw);
+        const int last = in.shape.w - win.kw + win.pad_left;  // the largest window start, times sw
+        const int ox_hi = last < 0 ? ox_lo : std::clamp(last / win.sw + 1, ox_lo, o.w);
         ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
             const int n = int(row / o.h), oy = int(row % o.h);
-            for (int ox = 0; ox < o.w; ++ox) {
-                float* dst = out.pixel(n, oy, ox);
-                const float* res = residual ? residual->pixel(n, oy, ox) : nullptr;
-                for (int c = 0; c < p.padded; c += W) {
-                    const int count = p.channels - c;  // lanes that are real channels (W or more: all)
+            const int iy0 = oy * win.sh - win.pad_top;
+            const int ky_lo = std::max(0, -iy0), ky_hi = std::min(win.kh, in.shape.h - iy0);
+            for (int c = 0; c < p.padded; c += W) {
+                const int count = p.channels - c;  // lanes that are real channels (W or more: all)
+                auto finish = [&](int ox, V acc) {
+                    const float* res = residual ? residual->pixel(n, oy, ox) + c : nullptr;
+                    store(out.pixel(n, oy, ox) + c,
+                          epilogue(acc, &p.bias[c], &p.alpha[c], res, count, p.activation, p.residual_scale), count);
+                };
+                auto border_pixel = [&](int ox) {
                     V acc(0.0f);
-                    for (int ky = 0; ky < win.kh; ++ky) {
-                        const int iy = oy * win.sh - win.pad_top + ky;
-                        if (iy < 0 || iy >= in.shape.h) continue;
+                    for (int ky = ky_lo; ky < ky_hi; ++ky)
                         for (int kx = 0; kx < win.kw; ++kx) {
                             const int ix = ox * win.sw - win.pad_left + kx;
                             if (ix < 0 || ix >= in.shape.w) continue;
-                            const V x = load(in.pixel(n, iy, ix) + c, count);
+                            const V x = load(in.pixel(n, iy0 + ky, ix) + c, count);
                             acc = xsimd::fma(x, V::load_aligned(&p.weights[std::size_t(ky * win.kw + kx) * p.padded + c]), acc);
                         }
+                    finish(ox, acc);
+                };
+                int ox = 0;
+                for (; ox < ox_lo; ++ox) border_pixel(ox);
+                const std::ptrdiff_t step = std::ptrdiff_t(win.sw) * in.stride;  // between neighbouring outputs
+                for (; ox + kPixels <= ox_hi; ox += kPixels) {
+                    V acc[kPixels];
+                    for (int j = 0; j < kPixels; ++j) acc[j] = V(0.0f);
+                    for (int ky = ky_lo; ky < ky_hi; ++ky) {
+                        const float* src = in.pixel(n, iy0 + ky, ox * win.sw - win.pad_left) + c;
+                        const float* w = &p.weights[std::size_t(ky * win.kw) * p.padded + c];
+                        for (int kx = 0; kx < win.kw; ++kx, src += in.stride, w += p.padded) {
+                            const V wv = V::load_aligned(w);
+                            for (int j = 0; j < kPixels; ++j) acc[j] = xsimd::fma(load(src + j * step, count), wv, acc[j]);
+                        }
                     }
-                    store(dst + c, epilogue(acc, &p.bias[c], &p.alpha[c], res ? res + c : nullptr, count, p.activation,
-                                            p.residual_scale), count);
+                    for (int j = 0; j < kPixels; ++j) finish(ox + j, acc[j]);
                 }
+                for (; ox < o.w; ++ox) border_pixel(ox);
             }
         });
     }
