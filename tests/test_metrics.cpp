@@ -125,6 +125,7 @@ TEST_CASE("semi-hard triplet selection follows the FaceNet rule") {
                              0.5, 0, 1.0, 0.4,  //
                              0.6, 1.0, 0, 0.3,  //
                              0.9, 0.4, 0.3, 0};
+    REQUIRE(d.size() == n * n);
     auto t = select_triplets(d, {0, 0, 1, 1}, 0.2, 1);
     // (0,1): negatives with 0.5 < d < 0.7 from 0 -> row 2. (2,3): from 2, 0.3 < d < 0.5 -> none (1.0, 0.6)
     REQUIRE(t.size() == 1);
