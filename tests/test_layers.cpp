@@ -65,6 +65,15 @@ const ConvCase kConvCases[] = {
     {1, 23, 38, 80, 40, Window::square(3)},            // Winograd: unpadded, many tiles, 40 outputs
 };
 
+/// A convolution of the case's geometry with random weights and epilogue `variant`.
+ConvSpec random_conv(const ConvCase& cc, std::mt19937& rng, int variant) {
+    ConvSpec spec;
+    spec.window = cc.win, spec.cin = cc.cin, spec.cout = cc.cout;
+    spec.weights = random_vector(std::size_t(cc.cout) * cc.win.taps() * cc.cin, rng);
+    spec.epilogue = random_epilogue(cc.cout, rng, variant);
+    return spec;
+}
+
 template <class B>
 void check_conv_backend() {
     std::mt19937 rng(1234);
@@ -73,10 +82,7 @@ void check_conv_backend() {
     int variant = 0;
     for (const ConvCase& cc : kConvCases) {
         for (bool with_residual : {false, true}) {
-            ConvSpec spec;
-            spec.window = cc.win, spec.cin = cc.cin, spec.cout = cc.cout;
-            spec.weights = random_vector(std::size_t(cc.cout) * cc.win.taps() * cc.cin, rng);
-            spec.epilogue = random_epilogue(cc.cout, rng, variant++);
+            const ConvSpec spec = random_conv(cc, rng, variant++);
             Tensor in = random_tensor(Shape(cc.n, cc.h, cc.w, cc.cin), rng);
             Conv2d<ScalarBackend> ref(spec);
             Conv2d<B> fast(spec);
@@ -197,10 +203,7 @@ TEST_CASE("the xsimd convolution gives the same floats on a channel slice as on 
     ThreadPool pool(2);
     Workspace ws;
     for (const ConvCase& cc : kConvCases) {
-        ConvSpec spec;
-        spec.window = cc.win, spec.cin = cc.cin, spec.cout = cc.cout;
-        spec.weights = random_vector(std::size_t(cc.cout) * cc.win.taps() * cc.cin, rng);
-        spec.epilogue = random_epilogue(cc.cout, rng, 2);
+        const ConvSpec spec = random_conv(cc, rng, 2);
         Tensor wide = random_tensor(Shape(cc.n, cc.h, cc.w, cc.cin + 5), rng);
         const ConstView slice = wide.view().channels(2, cc.cin);
         Tensor dense(slice.shape);
@@ -225,10 +228,7 @@ TEST_CASE("the xsimd convolution of an image does not depend on the batch around
     ThreadPool pool(2);
     Workspace ws;
     for (const ConvCase& cc : kConvCases) {
-        ConvSpec spec;
-        spec.window = cc.win, spec.cin = cc.cin, spec.cout = cc.cout;
-        spec.weights = random_vector(std::size_t(cc.cout) * cc.win.taps() * cc.cin, rng);
-        spec.epilogue = random_epilogue(cc.cout, rng, 1);
+        const ConvSpec spec = random_conv(cc, rng, 1);
         Conv2d<DefaultBackend> conv(spec);
         Tensor batch = random_tensor(Shape(5, cc.h, cc.w, cc.cin), rng);
         const ConstView third = batch.view().batch(2, 1);

@@ -48,42 +48,35 @@ inline void output_1d(const T (&m)[6], T (&y)[4]) {
     y[3] = b + T(8) * d + m[5];
 }
 
+/// y = T x Tᵀ for a 1-D transform T of N values to M: T applied to every column of x, then to every row.
+template <int N, int M, class T, class Transform>
+inline void transform_2d(const T (&x)[N][N], T (&y)[M][M], Transform&& one_d) {
+    T tmp[M][N];
+    for (int j = 0; j < N; ++j) {
+        T col[N], r[M];
+        for (int i = 0; i < N; ++i) col[i] = x[i][j];
+        one_d(col, r);
+        for (int i = 0; i < M; ++i) tmp[i][j] = r[i];
+    }
+    for (int i = 0; i < M; ++i) one_d(tmp[i], y[i]);
+}
+
 /// V = Bᵀ d B for a 6×6 block d[row][col].
 template <class T>
 inline void input_2d(const T (&d)[6][6], T (&v)[6][6]) {
-    T tmp[6][6];
-    for (int j = 0; j < 6; ++j) {
-        T col[6], r[6];
-        for (int i = 0; i < 6; ++i) col[i] = d[i][j];
-        input_1d(col, r);
-        for (int i = 0; i < 6; ++i) tmp[i][j] = r[i];
-    }
-    for (int i = 0; i < 6; ++i) input_1d(tmp[i], v[i]);
+    transform_2d(d, v, [](const T (&a)[6], T (&r)[6]) { input_1d(a, r); });
 }
 
 /// U = G g Gᵀ for a 3×3 filter g[row][col].
 template <class T>
 inline void filter_2d(const T (&g)[3][3], T (&u)[6][6]) {
-    T tmp[6][3];
-    for (int j = 0; j < 3; ++j) {
-        T col[3] = {g[0][j], g[1][j], g[2][j]}, r[6];
-        filter_1d(col, r);
-        for (int i = 0; i < 6; ++i) tmp[i][j] = r[i];
-    }
-    for (int i = 0; i < 6; ++i) filter_1d(tmp[i], u[i]);
+    transform_2d(g, u, [](const T (&a)[3], T (&r)[6]) { filter_1d(a, r); });
 }
 
 /// Y = Aᵀ M A for a 6×6 block m[row][col], giving the 4×4 outputs.
 template <class T>
 inline void output_2d(const T (&m)[6][6], T (&y)[4][4]) {
-    T tmp[4][6];
-    for (int j = 0; j < 6; ++j) {
-        T col[6], r[4];
-        for (int i = 0; i < 6; ++i) col[i] = m[i][j];
-        output_1d(col, r);
-        for (int i = 0; i < 4; ++i) tmp[i][j] = r[i];
-    }
-    for (int i = 0; i < 4; ++i) output_1d(tmp[i], y[i]);
+    transform_2d(m, y, [](const T (&a)[6], T (&r)[4]) { output_1d(a, r); });
 }
 
 }  // namespace facekit::nn::winograd
