@@ -105,7 +105,7 @@ struct XsimdBackend {
 
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {
         // decided per image, so that an image's result never depends on the batch it came in
-        if (p.winograd.size() && winograd_tiles(out.shape) / out.shape.n >= kWinogradMinTiles) {
+        if (winograd_pays(p, out.shape)) {
             if (p.vectors == 1) return conv_winograd<1, MR>(p, in, out, residual, ctx);
             return conv_winograd<2, MR_WIDE>(p, in, out, residual, ctx);
         }
@@ -178,13 +178,24 @@ struct XsimdBackend {
     }
 
 private:
-    // Winograd pays for its transforms when the channel sums are long enough and a map has enough tiles
-    // (a 9×9 map in 12×12 of tiles wastes what it saves).
-    static constexpr int kWinogradMinChannels = 16, kWinogradMinTiles = 16;
+    // Winograd pays for its transforms when the channel sums are long enough (≥ 16 input channels) and
+    // the map has enough tiles to pay for reading its transformed weights, which are four times the
+    // direct ones: ≥ 16 tiles per image, or ≥ 4 when those weights stay in L2 and the tiles cover at most
+    // twice the map (MTCNN's 9×9 and 8×8 maps; not the 8×8×256 of Inception-ResNet's mixed_7a, 9.4 MB).
+    static constexpr int kWinogradMinChannels = 16, kWinogradMinTiles = 16, kWinogradMinTilesSmall = 4;
+    static constexpr std::size_t kWinogradSmallWeightBytes = 1 << 20;
 
     static std::int64_t winograd_tiles(const Shape& o) {
         using winograd::kTile;
         return std::int64_t(o.n) * ((o.h + kTile - 1) / kTile) * ((o.w + kTile - 1) / kTile);
+    }
+    /// Decided per image, so that an image's result never depends on the batch it came in.
+    static bool winograd_pays(const PackedConv& p, const Shape& o) {
+        if (p.winograd.size() == 0) return false;
+        const std::int64_t per_image = winograd_tiles(o) / o.n;
+        if (per_image >= kWinogradMinTiles) return true;
+        const bool covered = per_image * winograd::kTile * winograd::kTile <= 2 * std::int64_t(o.h) * o.w;
+        return per_image >= kWinogradMinTilesSmall && covered && p.winograd.size() * sizeof(float) <= kWinogradSmallWeightBytes;
     }
 
     /// A 3×3 stride-1 convolution as Winograd F(4×4, 3×3) (winograd.hpp). The tiles are cut into blocks
@@ -195,84 +206,111 @@ private:
     template <int NV, int ROWS>
     static void conv_winograd(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
                               const Context& ctx) {
-        using namespace winograd;
-        constexpr int nr = NV * W;
         constexpr std::int64_t kBlockBytes = 384 << 10;
-        const Shape o = out.shape;
-        const Window& win = p.window;
-        const int th = (o.h + kTile - 1) / kTile, tw = (o.w + kTile - 1) / kTile;
-        const std::int64_t tiles = winograd_tiles(o);
-        const int cin_p = (p.cin + W - 1) / W * W, cout_p = p.panels * nr;
-        const std::int64_t per_tile = std::int64_t(kPoints) * (cin_p + cout_p) * std::int64_t(sizeof(float));
+        const std::int64_t tiles = winograd_tiles(out.shape);
+        const int cin_p = (p.cin + W - 1) / W * W, cout_p = p.panels * NV * W;
+        const std::int64_t per_tile = std::int64_t(winograd::kPoints) * (cin_p + cout_p) * std::int64_t(sizeof(float));
         std::int64_t block = std::max<std::int64_t>(ROWS, kBlockBytes / per_tile / ROWS * ROWS);
         block = std::min(block, std::max<std::int64_t>(ROWS, (tiles / (2 * ctx.threads()) + ROWS - 1) / ROWS * ROWS));
-        ctx.parallel_for((tiles + block - 1) / block, [&](std::int64_t b) {
-            const std::int64_t t0 = b * block, count = std::min(block, tiles - t0);
+        const std::int64_t blocks = (tiles + block - 1) / block;
+        ctx.parallel_for(blocks, [&](std::int64_t k) {
             thread_local AlignedBuffer<float> vbuf, mbuf;
-            if (vbuf.size() < std::size_t(kPoints * block * cin_p)) vbuf.resize(std::size_t(kPoints * block * cin_p));
-            if (mbuf.size() < std::size_t(kPoints * block * cout_p)) mbuf.resize(std::size_t(kPoints * block * cout_p));
-            float* const v_at = vbuf.data();
-            float* const m_at = mbuf.data();
-            auto origin = [&](std::int64_t t, int& n, int& y, int& x) {
-                n = int(t / (std::int64_t(th) * tw));
-                const int r = int(t % (std::int64_t(th) * tw));
-                y = r / tw * kTile, x = r % tw * kTile;
-            };
-
-            for (std::int64_t i = 0; i < count; ++i) {
-                int n, oy, ox;
-                origin(t0 + i, n, oy, ox);
-                const int iy0 = oy - win.pad_top, ix0 = ox - win.pad_left;
-                for (int c = 0; c < cin_p; c += W) {
-                    V d[kAlpha][kAlpha], v[kAlpha][kAlpha];
-                    for (int y = 0; y < kAlpha; ++y)
-                        for (int x = 0; x < kAlpha; ++x) {
-                            const int iy = iy0 + y, ix = ix0 + x;
-                            const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
-                            d[y][x] = inside ? load(in.pixel(n, iy, ix) + c, p.cin - c) : V(0.0f);
-                        }
-                    input_2d(d, v);
-                    for (int xi = 0; xi < kPoints; ++xi)
-                        v[xi / kAlpha][xi % kAlpha].store_aligned(v_at + (xi * block + i) * cin_p + c);
-                }
-            }
-
-            for (int xi = 0; xi < kPoints; ++xi)
-                for (int panel = 0; panel < p.panels; ++panel) {
-                    const float* u = &p.winograd[(std::size_t(xi) * p.panels + panel) * p.cin * nr];
-                    for (std::int64_t r0 = 0; r0 < count; r0 += ROWS) {
-                        const float* a[ROWS];
-                        for (int r = 0; r < ROWS; ++r) a[r] = v_at + (xi * block + std::min<std::int64_t>(r0 + r, count - 1)) * cin_p;
-                        V acc[ROWS][NV];
-#pragma GCC unroll 24
-                        for (int r = 0; r < ROWS; ++r)
-                            for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
-                        igemm_kernel<NV, ROWS>(a, p.cin, u, acc);
-                        for (int r = 0; r < ROWS && r0 + r < count; ++r)
-                            for (int v = 0; v < NV; ++v)
-                                acc[r][v].store_aligned(m_at + (xi * block + r0 + r) * cout_p + panel * nr + v * W);
-                    }
-                }
-
-            for (std::int64_t i = 0; i < count; ++i) {
-                int n, oy, ox;
-                origin(t0 + i, n, oy, ox);
-                const int rows = std::min(kTile, o.h - oy), cols = std::min(kTile, o.w - ox);
-                for (int c = 0; c < p.cout; c += W) {
-                    V m[kAlpha][kAlpha], y[kTile][kTile];
-                    for (int xi = 0; xi < kPoints; ++xi)
-                        m[xi / kAlpha][xi % kAlpha] = V::load_aligned(m_at + (xi * block + i) * cout_p + c);
-                    output_2d(m, y);
-                    for (int dy = 0; dy < rows; ++dy)
-                        for (int dx = 0; dx < cols; ++dx) {
-                            const float* res = residual ? residual->pixel(n, oy + dy, ox + dx) + c : nullptr;
-                            store(out.pixel(n, oy + dy, ox + dx) + c,
-                                  epilogue(y[dy][dx], &p.bias[c], &p.alpha[c], res, p.cout - c, p.activation, p.residual_scale),
-                                  p.cout - c);
-                        }
-                }
-            }
+            if (vbuf.size() < std::size_t(winograd::kPoints * block * cin_p)) vbuf.resize(std::size_t(winograd::kPoints * block * cin_p));
+            if (mbuf.size() < std::size_t(winograd::kPoints * block * cout_p)) mbuf.resize(std::size_t(winograd::kPoints * block * cout_p));
+            const std::int64_t t0 = k * block;
+            const WinogradBlock b{vbuf.data(), mbuf.data(), t0, std::min(block, tiles - t0), block, cin_p, cout_p};
+            for (std::int64_t i = 0; i < b.count; ++i) winograd_input(p, in, out.shape, b, i);
+            zero_rows_past_count<ROWS>(b);
+            for (int xi = 0; xi < winograd::kPoints; ++xi)
+                for (int panel = 0; panel < p.panels; ++panel) winograd_gemm<NV, ROWS>(p, b, xi, panel);
+            for (std::int64_t i = 0; i < b.count; ++i) winograd_output(p, out, residual, b, i);
         });
+    }
+
+    /// Tiles [t0, t0+count) of a Winograd convolution: V as [ξ][stride][cin_p], M as [ξ][stride][cout_p].
+    struct WinogradBlock {
+        float* v;
+        float* m;
+        std::int64_t t0, count, stride;
+        int cin_p, cout_p;
+    };
+
+    /// Zeros V's rows from the block's last tile up to a whole micro-kernel tile.
+    template <int ROWS>
+    static void zero_rows_past_count(const WinogradBlock& b) {
+        const std::int64_t end = (b.count + ROWS - 1) / ROWS * ROWS;
+        for (int xi = 0; xi < winograd::kPoints && end > b.count; ++xi)
+            std::memset(b.v + (xi * b.stride + b.count) * b.cin_p, 0, std::size_t(end - b.count) * b.cin_p * sizeof(float));
+    }
+
+    /// Image, row and column of tile t's top-left output.
+    static void tile_origin(const Shape& o, std::int64_t t, int& n, int& y, int& x) {
+        using winograd::kTile;
+        const int th = (o.h + kTile - 1) / kTile, tw = (o.w + kTile - 1) / kTile;
+        n = int(t / (std::int64_t(th) * tw));
+        const int r = int(t % (std::int64_t(th) * tw));
+        y = r / tw * kTile, x = r % tw * kTile;
+    }
+
+    /// V for tile i of the block: Bᵀ d B of its 6×6 input block, every channel.
+    static void winograd_input(const PackedConv& p, const ConstView& in, const Shape& o, const WinogradBlock& b,
+                               std::int64_t i) {
+        using namespace winograd;
+        int n, oy, ox;
+        tile_origin(o, b.t0 + i, n, oy, ox);
+        const int iy0 = oy - p.window.pad_top, ix0 = ox - p.window.pad_left;
+        for (int c = 0; c < b.cin_p; c += W) {
+            V d[kAlpha][kAlpha], v[kAlpha][kAlpha];
+            for (int y = 0; y < kAlpha; ++y)
+                for (int x = 0; x < kAlpha; ++x) {
+                    const int iy = iy0 + y, ix = ix0 + x;
+                    const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
+                    d[y][x] = inside ? load(in.pixel(n, iy, ix) + c, p.cin - c) : V(0.0f);
+                }
+            input_2d(d, v);
+            for (int xi = 0; xi < kPoints; ++xi)
+                v[xi / kAlpha][xi % kAlpha].store_aligned(b.v + (xi * b.stride + i) * b.cin_p + c);
+        }
+    }
+
+    /// M[ξ] = V[ξ]·U[ξ] for one panel of output channels, all tiles of the block (V's rows past the
+    /// block's tiles are zeros: computed, never stored).
+    template <int NV, int ROWS>
+    static void winograd_gemm(const PackedConv& p, const WinogradBlock& b, int xi, int panel) {
+        constexpr int nr = NV * W;
+        const float* u = &p.winograd[(std::size_t(xi) * p.panels + panel) * p.cin * nr];
+        for (std::int64_t r0 = 0; r0 < b.count; r0 += ROWS) {
+            V acc[ROWS][NV];
+#pragma GCC unroll 24
+            for (int r = 0; r < ROWS; ++r)
+                for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+            gemm_kernel<NV, ROWS>(b.v + (xi * b.stride + r0) * b.cin_p, b.cin_p, p.cin, u, acc);
+            for (int r = 0; r < ROWS && r0 + r < b.count; ++r)
+                for (int v = 0; v < NV; ++v)
+                    acc[r][v].store_aligned(b.m + (xi * b.stride + r0 + r) * b.cout_p + panel * nr + v * W);
+        }
+    }
+
+    /// Tile i's 4×4 outputs: Aᵀ M A, then the epilogue; outputs past the map's edge are not stored.
+    static void winograd_output(const PackedConv& p, const View& out, const ConstView* residual, const WinogradBlock& b,
+                                std::int64_t i) {
+        using namespace winograd;
+        const Shape& o = out.shape;
+        int n, oy, ox;
+        tile_origin(o, b.t0 + i, n, oy, ox);
+        const int rows = std::min(kTile, o.h - oy), cols = std::min(kTile, o.w - ox);
+        for (int c = 0; c < p.cout; c += W) {
+            V m[kAlpha][kAlpha], y[kTile][kTile];
+            for (int xi = 0; xi < kPoints; ++xi) m[xi / kAlpha][xi % kAlpha] = V::load_aligned(b.m + (xi * b.stride + i) * b.cout_p + c);
+            output_2d(m, y);
+            for (int dy = 0; dy < rows; ++dy)
+                for (int dx = 0; dx < cols; ++dx) {
+                    const float* res = residual ? residual->pixel(n, oy + dy, ox + dx) + c : nullptr;
+                    store(out.pixel(n, oy + dy, ox + dx) + c,
+                          epilogue(y[dy][dx], &p.bias[c], &p.alpha[c], res, p.cout - c, p.activation, p.residual_scale),
+                          p.cout - c);
+                }
+        }
     }
 
     static void pack_epilogue(const Epilogue& e, int channels, std::size_t padded, AlignedBuffer<float>& bias,
@@ -425,6 +463,21 @@ private:
                 store(dst + v * W, epilogue(acc[r][v], &p.bias[n0 + v * W], &p.alpha[n0 + v * W], res ? res + v * W : nullptr,
                                             cols - v * W, p.activation, p.residual_scale),
                       cols - v * W);
+        }
+    }
+
+    /// The same on rows `lda` floats apart: one pointer for all rows (twelve would not fit the general
+    /// registers beside the block's own variables, and the compiler spills them).
+    template <int NV, int ROWS>
+    static inline void gemm_kernel(const float* a, std::ptrdiff_t lda, int k, const float* w, V (&acc)[ROWS][NV]) {
+        for (int i = 0; i < k; ++i, w += NV * W, ++a) {
+            V b[NV];
+            for (int v = 0; v < NV; ++v) b[v] = V::load_aligned(w + v * W);
+#pragma GCC unroll 24
+            for (int r = 0; r < ROWS; ++r) {
+                const V x(a[r * lda]);
+                for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(x, b[v], acc[r][v]);
+            }
         }
     }
 
