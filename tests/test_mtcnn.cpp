@@ -101,6 +101,17 @@ TEST_CASE("the pyramid and the area resampling reproduce the reference bit for b
     std::fill(got.data(), got.data() + got.size(), 0.0f);
     sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
     CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    // and so do both, resized in bands of rows (as the detector splits the pyramid over threads)
+    for (int direct = 0; direct < 2; ++direct) {
+        std::fill(got.data(), got.data() + got.size(), 0.0f);
+        for (int y = 0; y < 379; y += 100) {
+            if (direct) area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), y, std::min(379, y + 100));
+            else sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), y, std::min(379, y + 100));
+        }
+        CAPTURE(direct);
+        CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    }
+    CHECK_THROWS_AS(sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), 10, 380), InvalidArgument);
     // Every R-Net and O-Net crop, from the recorded 1-based inclusive ranges.
     for (auto [net, size] : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
         Tensor inputs = nhwc_from_nchw(ref, net + ".input");

@@ -30,27 +30,28 @@ namespace detail {
 inline int area_first(int i, int n, int n_out) { return int(std::int64_t(i) * n / n_out); }
 inline int area_last(int i, int n, int n_out) { return int((std::int64_t(i + 1) * n + n_out - 1) / n_out); }
 /// The normalised float of a window's integer sum: (sum / kh) / kw, then (v − 127.5)/128.
-inline float area_value(std::int64_t sum, int kh, int kw) {
-    const float v = float(sum) / float(kh) / float(kw);
-    return (v - 127.5f) * 0.0078125f;
-}
-inline void check_area_args(const Image& img, PixelRect rect, int out_h, int out_w) {
+inline float area_value(float sum, float kh, float kw) { return (sum / kh / kw - 127.5f) * 0.0078125f; }
+inline void check_area_args(const Image& img, PixelRect rect, int out_h, int out_w, int row0, int row1) {
     if (rect.x0 < 0 || rect.y0 < 0 || rect.x1 > img.width || rect.y1 > img.height || rect.width() <= 0 ||
         rect.height() <= 0 || out_h <= 0 || out_w <= 0)
         throw InvalidArgument("area_resize: region outside the image or empty");
+    if (row0 < 0 || row0 > row1 || row1 > out_h) throw InvalidArgument("area_resize: row range outside the output");
 }
 }  // namespace detail
 
 /// Area-resamples `rect` of `img` to out_h × out_w and writes (v − 127.5)·0.0078125 as NHWC floats to
-/// `out` (out_h × out_w × 3 floats, dense).
-inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, int out_w, float* out) {
-    detail::check_area_args(img, rect, out_h, out_w);
+/// `out` (out_h × out_w × 3 floats, dense). Only output rows [row0, row1) are written (all by default),
+/// so that one resize can be split over threads.
+inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, int out_w, float* out, int row0 = 0,
+                                   int row1 = -1) {
+    if (row1 < 0) row1 = out_h;
+    detail::check_area_args(img, rect, out_h, out_w, row0, row1);
     const int in_h = rect.height(), in_w = rect.width();
     // Column windows, and a running integer sum over the rows of the current row window.
     std::vector<int> cx0(static_cast<std::size_t>(out_w)), cx1(static_cast<std::size_t>(out_w));
     for (int j = 0; j < out_w; ++j) cx0[j] = detail::area_first(j, in_w, out_w), cx1[j] = detail::area_last(j, in_w, out_w);
     std::vector<std::int64_t> colsum(std::size_t(in_w + 1) * 3);  // prefix sums over columns
-    for (int i = 0; i < out_h; ++i) {
+    for (int i = row0; i < row1; ++i) {
         const int y0 = detail::area_first(i, in_h, out_h), y1 = detail::area_last(i, in_h, out_h);
         std::fill(colsum.begin(), colsum.end(), 0);
         for (int y = y0; y < y1; ++y) {
@@ -63,8 +64,8 @@ inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, 
         for (int j = 0; j < out_w; ++j) {
             float* dst = out + (std::size_t(i) * out_w + j) * 3;
             for (int c = 0; c < 3; ++c)
-                dst[c] = detail::area_value(colsum[std::size_t(cx1[j]) * 3 + c] - colsum[std::size_t(cx0[j]) * 3 + c],
-                                            y1 - y0, cx1[j] - cx0[j]);
+                dst[c] = detail::area_value(float(colsum[std::size_t(cx1[j]) * 3 + c] - colsum[std::size_t(cx0[j]) * 3 + c]),
+                                            float(y1 - y0), float(cx1[j] - cx0[j]));
         }
     }
 }
@@ -103,26 +104,38 @@ public:
         });
     }
 
-    /// As area_resize_normalized(img, rect, out_h, out_w, out), bit for bit.
-    void resize_normalized(PixelRect rect, int out_h, int out_w, float* out) const {
+    /// As area_resize_normalized(img, rect, out_h, out_w, out), bit for bit. Only output rows
+    /// [row0, row1) are written (all by default), so that one resize can be split over threads.
+    void resize_normalized(PixelRect rect, int out_h, int out_w, float* out, int row0 = 0, int row1 = -1) const {
         if (!img_) throw InvalidArgument("AreaSampler: build() first");
-        if (table_.empty()) return area_resize_normalized(*img_, rect, out_h, out_w, out);
-        detail::check_area_args(*img_, rect, out_h, out_w);
+        if (table_.empty()) return area_resize_normalized(*img_, rect, out_h, out_w, out, row0, row1);
+        if (row1 < 0) row1 = out_h;
+        detail::check_area_args(*img_, rect, out_h, out_w, row0, row1);
         const std::size_t stride = (std::size_t(img_->width) + 1) * 3;
-        const int in_h = rect.height(), in_w = rect.width();
-        for (int i = 0; i < out_h; ++i) {
+        const int in_h = rect.height(), in_w = rect.width(), n = out_w * 3;
+        // Per output value of a row: its window's left and right table columns and its width; each row
+        // then gathers its sums and divides them in one loop the compiler vectorises (IEEE division is
+        // exact per lane, so this is the scalar arithmetic, sixteen values at a time).
+        thread_local std::vector<std::uint32_t> left, right;
+        thread_local std::vector<float> width, sum;
+        left.resize(std::size_t(n)), right.resize(std::size_t(n)), width.resize(std::size_t(n)), sum.resize(std::size_t(n));
+        for (int j = 0; j < out_w; ++j) {
+            const int x0 = detail::area_first(j, in_w, out_w), x1 = detail::area_last(j, in_w, out_w);
+            for (int c = 0; c < 3; ++c) {
+                left[std::size_t(j) * 3 + c] = std::uint32_t((rect.x0 + x0) * 3 + c);
+                right[std::size_t(j) * 3 + c] = std::uint32_t((rect.x0 + x1) * 3 + c);
+                width[std::size_t(j) * 3 + c] = float(x1 - x0);
+            }
+        }
+        for (int i = row0; i < row1; ++i) {
             const int y0 = detail::area_first(i, in_h, out_h), y1 = detail::area_last(i, in_h, out_h);
             const std::uint32_t* top = &table_[std::size_t(rect.y0 + y0) * stride];
             const std::uint32_t* bottom = &table_[std::size_t(rect.y0 + y1) * stride];
-            for (int j = 0; j < out_w; ++j) {
-                const int x0 = detail::area_first(j, in_w, out_w), x1 = detail::area_last(j, in_w, out_w);
-                const std::size_t l = std::size_t(rect.x0 + x0) * 3, r = std::size_t(rect.x0 + x1) * 3;
-                float* dst = out + (std::size_t(i) * out_w + j) * 3;
-                for (int c = 0; c < 3; ++c) {
-                    const std::uint32_t sum = bottom[r + c] - bottom[l + c] - top[r + c] + top[l + c];
-                    dst[c] = detail::area_value(sum, y1 - y0, x1 - x0);
-                }
-            }
+            for (int k = 0; k < n; ++k)
+                sum[k] = float(bottom[right[k]] - bottom[left[k]] - top[right[k]] + top[left[k]]);
+            const float height = float(y1 - y0);
+            float* dst = out + std::size_t(i) * n;
+            for (int k = 0; k < n; ++k) dst[k] = detail::area_value(sum[k], height, width[k]);
         }
     }
 
