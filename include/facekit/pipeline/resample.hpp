@@ -113,26 +113,29 @@ public:
         detail::check_area_args(*img_, rect, out_h, out_w, row0, row1);
         const std::size_t stride = (std::size_t(img_->width) + 1) * 3;
         const int in_h = rect.height(), in_w = rect.width(), n = out_w * 3;
-        // Per output value of a row: its window's left and right table columns and its width; each row
-        // then gathers its sums and divides them in one loop the compiler vectorises (IEEE division is
-        // exact per lane, so this is the scalar arithmetic, sixteen values at a time).
-        thread_local std::vector<std::uint32_t> left, right;
+        // Per output value of a row: its window's left and right columns and its width. Each row then
+        // takes the column sums of its row window (bottom − top, in wrapping uint32 like the table), reads
+        // every value's sum as right − left, and divides in one loop the compiler vectorises (IEEE
+        // division is exact per lane: the scalar arithmetic, sixteen values at a time).
+        const int span = (in_w + 1) * 3;
+        thread_local std::vector<std::uint32_t> left, right, column;
         thread_local std::vector<float> width, sum;
         left.resize(std::size_t(n)), right.resize(std::size_t(n)), width.resize(std::size_t(n)), sum.resize(std::size_t(n));
+        column.resize(std::size_t(span));
         for (int j = 0; j < out_w; ++j) {
             const int x0 = detail::area_first(j, in_w, out_w), x1 = detail::area_last(j, in_w, out_w);
             for (int c = 0; c < 3; ++c) {
-                left[std::size_t(j) * 3 + c] = std::uint32_t((rect.x0 + x0) * 3 + c);
-                right[std::size_t(j) * 3 + c] = std::uint32_t((rect.x0 + x1) * 3 + c);
+                left[std::size_t(j) * 3 + c] = std::uint32_t(x0 * 3 + c);
+                right[std::size_t(j) * 3 + c] = std::uint32_t(x1 * 3 + c);
                 width[std::size_t(j) * 3 + c] = float(x1 - x0);
             }
         }
         for (int i = row0; i < row1; ++i) {
             const int y0 = detail::area_first(i, in_h, out_h), y1 = detail::area_last(i, in_h, out_h);
-            const std::uint32_t* top = &table_[std::size_t(rect.y0 + y0) * stride];
-            const std::uint32_t* bottom = &table_[std::size_t(rect.y0 + y1) * stride];
-            for (int k = 0; k < n; ++k)
-                sum[k] = float(bottom[right[k]] - bottom[left[k]] - top[right[k]] + top[left[k]]);
+            const std::uint32_t* top = &table_[std::size_t(rect.y0 + y0) * stride + std::size_t(rect.x0) * 3];
+            const std::uint32_t* bottom = &table_[std::size_t(rect.y0 + y1) * stride + std::size_t(rect.x0) * 3];
+            for (int x = 0; x < span; ++x) column[x] = bottom[x] - top[x];
+            for (int k = 0; k < n; ++k) sum[k] = float(column[right[k]] - column[left[k]]);
             const float height = float(y1 - y0);
             float* dst = out + std::size_t(i) * n;
             for (int k = 0; k < n; ++k) dst[k] = detail::area_value(sum[k], height, width[k]);
