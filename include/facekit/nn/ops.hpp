@@ -33,9 +33,22 @@ struct MaxPool2d {
     }
     double flops(const Shape& in) const { return double(output_shape(in).numel()) * window.taps(); }
     void forward(ConstView in, View out, const Context& ctx) const {
-        using V = xsimd::batch<float>;
-        constexpr int W = int(V::size);
         detail::check_output(output_shape(in.shape), out.shape, "MaxPool2d");
+        // MTCNN's windows (2×2 and 3×3) unrolled; any other window through the general loop
+        if (window.kh == 2 && window.kw == 2) return run<2>(in, out, ctx);
+        if (window.kh == 3 && window.kw == 3) return run<3>(in, out, ctx);
+        run<0>(in, out, ctx);
+    }
+
+private:
+    using V = xsimd::batch<float>;
+
+    /// K×K windows unrolled where they lie inside the input (K = 0: no unrolling); windows cut by the
+    /// border (ceil_mode, padding) take the general loop. A vector of channels at a time, the tail's
+    /// lanes loaded and stored masked.
+    template <int K>
+    void run(ConstView in, View out, const Context& ctx) const {
+        constexpr int W = int(V::size);
         const Shape o = out.shape;
         const int c = o.c;
         const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * in.stride;
@@ -47,17 +60,28 @@ struct MaxPool2d {
                 const int x0 = std::max(ox * window.sw - window.pad_left, 0);
                 const int x1 = std::min(ox * window.sw - window.pad_left + window.kw, in.shape.w);
                 float* dst = out.pixel(n, oy, ox);
-                // a vector of channels at a time, its maximum kept in a register over the window; the
-                // tail's zero lanes are never stored
                 const float* corner = in.pixel(n, y0, x0);
+                const bool whole = K > 0 && y1 - y0 == K && x1 - x0 == K;
                 for (int ch = 0; ch < c; ch += W) {
+                    const int count = c - ch;
                     V m(-std::numeric_limits<float>::infinity());
-                    const float* row = corner + ch;
-                    for (int y = y0; y < y1; ++y, row += row_stride) {
-                        const float* p = row;
-                        for (int x = x0; x < x1; ++x, p += in.stride) m = xsimd::max(simd::load_first<V>(p, c - ch), m);
+                    if constexpr (K > 0) {
+                        if (whole) {
+#pragma GCC unroll 3
+                            for (int y = 0; y < K; ++y)
+#pragma GCC unroll 3
+                                for (int x = 0; x < K; ++x)
+                                    m = xsimd::max(simd::load_first<V>(corner + y * row_stride + x * in.stride + ch, count), m);
+                            simd::store_first(dst + ch, m, count);
+                            continue;
+                        }
                     }
-                    simd::store_first(dst + ch, m, c - ch);
+                    const float* r = corner + ch;
+                    for (int y = y0; y < y1; ++y, r += row_stride) {
+                        const float* p = r;
+                        for (int x = x0; x < x1; ++x, p += in.stride) m = xsimd::max(simd::load_first<V>(p, count), m);
+                    }
+                    simd::store_first(dst + ch, m, count);
                 }
             }
         });
