@@ -12,9 +12,11 @@
 // order the micro-kernel reads them. The micro-kernel holds an MR×NR tile of accumulators in registers
 // (12×32 on AVX-512: 24 of its 32 zmm registers) and applies the fused epilogue (bias, residual
 // scale-add, ReLU/PReLU) before its single store. 3×3 stride-1 convolutions with enough channels and
-// tiles run as Winograd F(4×4, 3×3) instead (winograd.hpp), through the same micro-kernel.
+// tiles run as Winograd F(4×4, 3×3) instead (winograd.hpp), through the same micro-kernel; MTCNN's
+// 3-channel stems take tiles along one output row, whose inputs are a constant 3 floats apart.
 #pragma once
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
@@ -109,7 +111,17 @@ struct XsimdBackend {
             if (p.vectors == 1) return conv_winograd<1, MR>(p, in, out, residual, ctx);
             return conv_winograd<2, MR_WIDE>(p, in, out, residual, ctx);
         }
-        if (p.vectors == 1) return conv_panels<1, MR>(p, in, out, residual, ctx);
+        if (p.vectors == 1) {
+            if (stem_fits(p, in, out.shape, MR)) return conv_stem<1, MR>(p, in, out, residual, ctx);
+            return conv_panels<1, MR>(p, in, out, residual, ctx);
+        }
+        if (stem_fits(p, in, out.shape, MR_WIDE)) {
+            // R-Net's rows of 22 in two tiles of 11, not 12 + 12 (two pixels computed twice)
+            const int w = out.shape.w;
+            if ((w + MR_WIDE - 2) / (MR_WIDE - 1) * (MR_WIDE - 1) < (w + MR_WIDE - 1) / MR_WIDE * MR_WIDE)
+                return conv_stem<2, MR_WIDE - 1>(p, in, out, residual, ctx);
+            return conv_stem<2, MR_WIDE>(p, in, out, residual, ctx);
+        }
         if constexpr (MR_WIDE == 12) {
             // Small maps waste much of a 12-row tile (the 8×8 map of block17 fills 64 of 72 rows, the 3×3
             // map of block8 9 of 12): take the tile height that wastes least, counting two rows of
@@ -454,9 +466,16 @@ private:
             }
         }
 
+        store_tile<NV, ROWS>(p, out, residual, acc, m0, int(std::min<std::int64_t>(ROWS, m - m0)), panel);
+    }
+
+    /// The epilogue and store of a tile's first `rows` pixels (consecutive from pixel m0), one panel.
+    template <int NV, int ROWS>
+    static void store_tile(const PackedConv& p, const View& out, const ConstView* residual, const V (&acc)[ROWS][NV],
+                           std::int64_t m0, int rows, int panel) {
+        constexpr int nr = NV * W;
         const int n0 = panel * nr, cols = std::min(nr, p.cout - n0);
-        const int rows_here = int(std::min<std::int64_t>(ROWS, m - m0));
-        for (int r = 0; r < rows_here; ++r) {
+        for (int r = 0; r < rows; ++r) {
             float* dst = out.pixel(std::size_t(m0 + r)) + n0;
             const float* res = residual ? residual->pixel(std::size_t(m0 + r)) + n0 : nullptr;
             for (int v = 0; v < NV && v * W < cols; ++v)
@@ -466,11 +485,63 @@ private:
         }
     }
 
+    /// MTCNN's stems: 3×3 stride-1 unpadded convolutions of a dense 3-channel image (a fifth to a third of
+    /// each network's time). A tile is ROWS neighbouring pixels of one output row, so pixel r's window
+    /// starts 3·r floats after pixel 0's: one pointer with constant offsets, and the 27-step reduction
+    /// unrolled. A row's last tile is shifted left to end at the row's end (pixels it shares with the tile
+    /// before are computed twice, to the same floats). The sums and their order are conv_tile's.
+    static bool stem_fits(const PackedConv& p, const ConstView& in, const Shape& o, int rows) {
+        const Window& w = p.window;
+        return p.cin == 3 && w.kh == 3 && w.kw == 3 && w.sh == 1 && w.sw == 1 && w.pad_top == 0 && w.pad_left == 0 &&
+               w.pad_bottom == 0 && w.pad_right == 0 && in.dense() && o.w >= rows;
+    }
+
+    template <int NV, int ROWS>
+    static void conv_stem(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
+                          const Context& ctx) {
+        using Three = std::integral_constant<int, 3>;
+        constexpr int nr = NV * W;
+        const Shape o = out.shape;
+        const int per_row = (o.w + ROWS - 1) / ROWS;
+        const std::int64_t tiles = std::int64_t(o.n) * o.h * per_row;
+        const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * 3;
+        const std::int64_t target = std::int64_t(ctx.threads()) * 4;
+        const std::int64_t per_task = std::min(tiles, std::max<std::int64_t>(1, (tiles * p.panels + target - 1) / target));
+        const std::int64_t blocks = (tiles + per_task - 1) / per_task;
+        ctx.parallel_for(blocks * p.panels, [&](std::int64_t task) {
+            const int panel = int(task % p.panels);
+            const std::int64_t t0 = (task / p.panels) * per_task, t1 = std::min(tiles, t0 + per_task);
+            for (std::int64_t t = t0; t < t1; ++t) {
+                const std::int64_t row = t / per_row;  // n·h + oy
+                const int ox = std::min(int(t % per_row) * ROWS, o.w - ROWS);
+                const float* a = in.pixel(int(row / o.h), int(row % o.h), ox);
+                const float* w = &p.weights[std::size_t(panel) * 27 * nr];
+                V acc[ROWS][NV];
+#pragma GCC unroll 24
+                for (int r = 0; r < ROWS; ++r)
+                    for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+                for (int ky = 0; ky < 3; ++ky, a += row_stride, w += 9 * nr) gemm_kernel<NV, ROWS>(a, Three{}, 9, w, acc);
+                store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel);
+            }
+        });
+    }
+
+    /// Hides a pointer's value from the optimiser. With rows a constant 3 floats apart, row r's input at
+    /// step i is row r−1's at step i+3, and GCC's predictive commoning keeps such values in registers
+    /// across steps: 36 live floats, spilled to the stack.
+    static inline void opaque(const float*& p) {
+#if defined(__GNUC__)
+        asm("" : "+r"(p));
+#endif
+    }
+
     /// The same on rows `lda` floats apart: one pointer for all rows (twelve would not fit the general
     /// registers beside the block's own variables, and the compiler spills them).
-    template <int NV, int ROWS>
-    static inline void gemm_kernel(const float* a, std::ptrdiff_t lda, int k, const float* w, V (&acc)[ROWS][NV]) {
+    /// `lda` may be a std::integral_constant: the stems' 3 then becomes constant offsets.
+    template <int NV, int ROWS, class Lda = std::ptrdiff_t>
+    static inline void gemm_kernel(const float* a, Lda lda, int k, const float* w, V (&acc)[ROWS][NV]) {
         for (int i = 0; i < k; ++i, w += NV * W, ++a) {
+            opaque(a);
             V b[NV];
             for (int v = 0; v < NV; ++v) b[v] = V::load_aligned(w + v * W);
 #pragma GCC unroll 24
