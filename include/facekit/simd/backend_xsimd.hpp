@@ -12,8 +12,8 @@
 // order the micro-kernel reads them. The micro-kernel holds an MR×NR tile of accumulators in registers
 // (12×32 on AVX-512: 24 of its 32 zmm registers) and applies the fused epilogue (bias, residual
 // scale-add, ReLU/PReLU) before its single store. 3×3 stride-1 convolutions with enough channels and
-// tiles run as Winograd F(4×4, 3×3) instead (winograd.hpp), through the same micro-kernel; MTCNN's
-// 3-channel stems take tiles along one output row, whose inputs are a constant 3 floats apart.
+// tiles run as Winograd F(4×4, 3×3) instead (winograd.hpp), through the same micro-kernel; unpadded
+// stride-1 convolutions (MTCNN's) take tiles along one output row, whose inputs are cin floats apart.
 #pragma once
 #include <cstring>
 #include <type_traits>
@@ -112,16 +112,13 @@ struct XsimdBackend {
             return conv_winograd<2, MR_WIDE>(p, in, out, residual, ctx);
         }
         if (p.vectors == 1) {
-            if (stem_fits(p, in, out.shape, MR)) return conv_stem<1, MR>(p, in, out, residual, ctx);
+            if (rows_fit(p, in, out.shape, MR)) return conv_rows<1, MR>(p, in, out, residual, ctx);
             return conv_panels<1, MR>(p, in, out, residual, ctx);
         }
-        if (stem_fits(p, in, out.shape, MR_WIDE)) {
-            // R-Net's rows of 22 in two tiles of 11, not 12 + 12 (two pixels computed twice)
-            const int w = out.shape.w;
-            if ((w + MR_WIDE - 2) / (MR_WIDE - 1) * (MR_WIDE - 1) < (w + MR_WIDE - 1) / MR_WIDE * MR_WIDE)
-                return conv_stem<2, MR_WIDE - 1>(p, in, out, residual, ctx);
-            return conv_stem<2, MR_WIDE>(p, in, out, residual, ctx);
-        }
+        // R-Net's stem rows of 22 in two tiles of 11, not 12 + 12 (two pixels computed twice)
+        if (rows_fit(p, in, out.shape, MR_WIDE - 1) && out.shape.w % (MR_WIDE - 1) == 0 && out.shape.w % MR_WIDE != 0)
+            return conv_rows<2, MR_WIDE - 1>(p, in, out, residual, ctx);
+        if (rows_fit(p, in, out.shape, MR_WIDE)) return conv_rows<2, MR_WIDE>(p, in, out, residual, ctx);
         if constexpr (MR_WIDE == 12) {
             // Small maps waste much of a 12-row tile (the 8×8 map of block17 fills 64 of 72 rows, the 3×3
             // map of block8 9 of 12): take the tile height that wastes least, counting two rows of
@@ -487,26 +484,37 @@ private:
         }
     }
 
-    /// MTCNN's stems: 3×3 stride-1 unpadded convolutions of a dense 3-channel image (a fifth to a third of
-    /// each network's time). A tile is ROWS neighbouring pixels of one output row, so pixel r's window
-    /// starts 3·r floats after pixel 0's: one pointer with constant offsets, and the 27-step reduction
-    /// unrolled. A row's last tile is shifted left to end at the row's end (pixels it shares with the tile
-    /// before are computed twice, to the same floats). The sums and their order are conv_tile's.
-    static bool stem_fits(const PackedConv& p, const ConstView& in, const Shape& o, int rows) {
+    /// Unpadded stride-1 convolutions of a dense input (all of MTCNN's, bar those on its tiny maps): a tile
+    /// is ROWS neighbouring pixels of one output row, so pixel r's window starts r·cin floats after pixel
+    /// 0's: one pointer instead of ROWS, and for the 3-channel stems (a fifth to a third of each network's
+    /// time) a constant 3, folded into the addresses. A row's last tile is shifted left to end at the row's
+    /// end (pixels it shares with the tile before are computed twice, to the same floats). The sums and
+    /// their order are conv_tile's. Taken where rows waste at most an eighth of a tile's pixels.
+    static bool rows_fit(const PackedConv& p, const ConstView& in, const Shape& o, int rows) {
         const Window& w = p.window;
-        return p.cin == 3 && w.kh == 3 && w.kw == 3 && w.sh == 1 && w.sw == 1 && w.pad_top == 0 && w.pad_left == 0 &&
-               w.pad_bottom == 0 && w.pad_right == 0 && in.dense() && o.w >= rows;
+        const bool unpadded = w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
+        return w.taps() > 1 && w.sh == 1 && w.sw == 1 && unpadded && in.dense() && o.w >= rows &&
+               8 * ((o.w + rows - 1) / rows * rows - o.w) <= o.w;
     }
 
     template <int NV, int ROWS>
-    static void conv_stem(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
+    static void conv_rows(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
                           const Context& ctx) {
-        using Three = std::integral_constant<int, 3>;
+        using C = std::integral_constant<int, 3>;
+        using K = std::integral_constant<int, 9>;
+        if (p.cin == 3 && p.window.kh == 3 && p.window.kw == 3) return conv_rows<NV, ROWS>(p, in, out, residual, ctx, C{}, K{}, C{});
+        conv_rows<NV, ROWS>(p, in, out, residual, ctx, std::ptrdiff_t(p.cin), p.window.kw * p.cin, p.window.kh);
+    }
+
+    /// cin, k = kw·cin and kh: ints, or std::integral_constant for the 3×3 stems.
+    template <int NV, int ROWS, class Cin, class K, class KH>
+    static void conv_rows(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
+                          const Context& ctx, Cin cin, K k, KH kh) {
         constexpr int nr = NV * W;
         const Shape o = out.shape;
         const int per_row = (o.w + ROWS - 1) / ROWS;
         const std::int64_t tiles = std::int64_t(o.n) * o.h * per_row;
-        const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * 3;
+        const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * cin;
         const std::int64_t target = std::int64_t(ctx.threads()) * 4;
         const std::int64_t per_task = std::min(tiles, std::max<std::int64_t>(1, (tiles * p.panels + target - 1) / target));
         const std::int64_t blocks = (tiles + per_task - 1) / per_task;
@@ -517,12 +525,13 @@ private:
                 const std::int64_t row = t / per_row;  // n·h + oy
                 const int ox = std::min(int(t % per_row) * ROWS, o.w - ROWS);
                 const float* a = in.pixel(int(row / o.h), int(row % o.h), ox);
-                const float* w = &p.weights[std::size_t(panel) * 27 * nr];
+                const float* w = &p.weights[std::size_t(panel) * kh * k * nr];
                 V acc[ROWS][NV];
 #pragma GCC unroll 24
                 for (int r = 0; r < ROWS; ++r)
                     for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
-                for (int ky = 0; ky < 3; ++ky, a += row_stride, w += 9 * nr) gemm_kernel<NV, ROWS>(a, Three{}, 9, w, acc);
+                for (int ky = 0; ky < kh; ++ky, a += row_stride, w += std::size_t(k) * nr)
+                    gemm_kernel<NV, ROWS>(a, cin, k, w, acc);
                 store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel);
             }
         });
