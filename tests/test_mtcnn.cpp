@@ -112,6 +112,13 @@ TEST_CASE("the pyramid and the area resampling reproduce the reference bit for b
         CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
     }
     CHECK_THROWS_AS(sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), 10, 380), InvalidArgument);
+    // the table is built in one block of rows per thread: three blocks give the same floats as two
+    ThreadPool pool3(3);
+    AreaSampler sampler3;
+    sampler3.build(img, &pool3);
+    std::fill(got.data(), got.data() + got.size(), 0.0f);
+    sampler3.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
+    CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
     // Every R-Net and O-Net crop, from the recorded 1-based inclusive ranges.
     for (auto [net, size] : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
         Tensor inputs = nhwc_from_nchw(ref, net + ".input");

@@ -84,22 +84,46 @@ public:
         table_.clear();
         if (std::int64_t(img.width) * img.height > kMaxPixels) return;
         const std::size_t stride = (std::size_t(img.width) + 1) * 3;
-        table_.assign(stride * (std::size_t(img.height) + 1), 0u);
+        table_.resize(stride * (std::size_t(img.height) + 1));  // every element is written below
+        std::fill(table_.begin(), table_.begin() + std::ptrdiff_t(stride), 0u);
         Context ctx{pool, nullptr};
-        // row prefix sums, rows in parallel; then column accumulation, column bands in parallel
-        ctx.parallel_for(img.height, [&](std::int64_t y) {
-            std::uint32_t* row = &table_[(std::size_t(y) + 1) * stride];
-            const std::uint8_t* src = img.at(0, int(y));
-            for (int x = 0; x < img.width; ++x)
-                for (int c = 0; c < 3; ++c) row[std::size_t(x + 1) * 3 + c] = row[std::size_t(x) * 3 + c] + src[x * 3 + c];
+        // One block of rows per thread, each summed as if it began the image (a row's prefix sums in
+        // registers, plus the row above, in one pass); then every block but the first adds the true sums
+        // of the row above it, known once the blocks before are. Rows of several threads never share a
+        // cache line (rows split row by row over threads ran slower on two than on one). uint32 wraps,
+        // so the sums stay exact however they are grouped.
+        const int blocks = std::min(ctx.threads(), img.height);
+        auto first_row = [&](int b) { return int(std::int64_t(img.height) * b / blocks); };
+        ctx.parallel_for(blocks, [&](std::int64_t b) {
+            for (int y = first_row(int(b)); y < first_row(int(b) + 1); ++y) {
+                std::uint32_t* row = &table_[(std::size_t(y) + 1) * stride];
+                const std::uint32_t* above = y == first_row(int(b)) ? &table_[0] : row - stride;  // row 0: zeros
+                const std::uint8_t* src = img.at(0, int(y));
+                std::uint32_t r = 0, g = 0, bl = 0;
+                row[0] = row[1] = row[2] = 0;
+                for (int x = 0; x < img.width; ++x) {
+                    r += src[x * 3], g += src[x * 3 + 1], bl += src[x * 3 + 2];
+                    const std::size_t i = std::size_t(x + 1) * 3;
+                    row[i] = r + above[i], row[i + 1] = g + above[i + 1], row[i + 2] = bl + above[i + 2];
+                }
+            }
         });
-        const std::int64_t bands = std::int64_t((stride + 255) / 256);
-        ctx.parallel_for(bands, [&](std::int64_t b) {
-            const std::size_t c0 = std::size_t(b) * 256, c1 = std::min(stride, c0 + 256);
-            for (int y = 2; y <= img.height; ++y) {
-                std::uint32_t* row = &table_[std::size_t(y) * stride];
-                const std::uint32_t* above = row - stride;
-                for (std::size_t i = c0; i < c1; ++i) row[i] += above[i];
+        if (blocks < 2) return;
+        // carry[b]: the true sums of the row above block b (block 0's rows are already true)
+        carry_.assign(std::size_t(blocks) * stride, 0u);
+        for (int b = 1; b < blocks; ++b) {
+            const std::uint32_t* last = &table_[std::size_t(first_row(b)) * stride];  // block b−1's last row
+            for (std::size_t i = 0; i < stride; ++i) carry_[std::size_t(b) * stride + i] = carry_[std::size_t(b - 1) * stride + i] + last[i];
+        }
+        const int first = first_row(1), chunk = 16;
+        ctx.parallel_for((img.height - first + chunk - 1) / chunk, [&](std::int64_t k) {
+            const int y0 = first + int(k) * chunk, y1 = std::min(img.height, y0 + chunk);
+            for (int y = y0; y < y1; ++y) {
+                int b = 1;
+                while (b + 1 < blocks && first_row(b + 1) <= y) ++b;
+                const std::uint32_t* add = &carry_[std::size_t(b) * stride];
+                std::uint32_t* row = &table_[(std::size_t(y) + 1) * stride];
+                for (std::size_t i = 0; i < stride; ++i) row[i] += add[i];
             }
         });
     }
@@ -145,6 +169,7 @@ public:
 private:
     const Image* img_ = nullptr;
     std::vector<std::uint32_t> table_;  // (height+1) × (width+1) × 3, row and column 0 zero
+    std::vector<std::uint32_t> carry_;  // build()'s per-block corrections
 };
 
 namespace detail {
