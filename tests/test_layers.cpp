@@ -56,7 +56,8 @@ const ConvCase kConvCases[] = {
     {1, 3, 3, 192, 256, Window::rect(3, 1, 1, 0)},     // Block8 3×1
     {1, 8, 8, 5, 7, Window{3, 3, 2, 2, 0, 0, 1, 1}},   // TensorFlow SAME: pad bottom/right only
     {2, 29, 23, 37, 70, Window::square(1)},            // pointwise, many rows and partial tiles
-    {3, 11, 11, 28, 48, Window::square(3)},            // R-Net conv2: Winograd, 9×9 in 3×3 tiles, narrow panels
+    {3, 11, 11, 28, 48, Window::square(3)},            // R-Net conv2: Winograd F(3×3, 3×3), 9×9 in 3×3 tiles
+    {2, 9, 9, 32, 24, Window::square(3, 1, 1)},        // F(3×3, 3×3), padded
     {2, 24, 24, 3, 28, Window::square(3)},             // R-Net stem: 28 outputs (a partial wide panel)
     {1, 33, 40, 3, 32, Window::square(3, 2, 1)},       // stem, stride 2, padded (border tiles: general path)
     {1, 30, 26, 3, 10, Window::square(3)},             // P-Net stem, rows of 24 (last tile overlaps)
