@@ -472,7 +472,11 @@ private:
         const float* base[ROWS];
         std::ptrdiff_t tap_stride = 0;
         int k = 0;
-        if (interior_tile<ROWS>(p, in, out.shape, m0, m, base, tap_stride, k)) {
+        const Window& win = p.window;
+        if (win.taps() == 1 && win.sh == 1 && win.sw == 1 && win.pad_top == 0 && win.pad_left == 0 && m0 + ROWS <= m) {
+            // a whole tile of a 1×1 convolution: its pixels lie one input stride apart
+            gemm_kernel<NV, ROWS>(in.pixel(std::size_t(m0)), std::ptrdiff_t(in.stride), p.cin, w, acc);
+        } else if (interior_tile<ROWS>(p, in, out.shape, m0, m, base, tap_stride, k)) {
             const int taps = k == p.cin ? p.window.taps() : p.window.kh;
             for (int t = 0; t < taps; ++t) {
                 const float* a[ROWS];
