@@ -92,33 +92,31 @@ TEST_CASE("the pyramid and the area resampling reproduce the reference bit for b
     const SafeTensors& ref = nets_reference();
     Tensor expect = nhwc_from_nchw(ref, "pnet.input");
     Tensor got(expect.shape());
-    area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
-    CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    const PixelRect whole{0, 0, img.width, img.height};
+    auto matches = [&](auto&& resize) {  // resize() into a cleared `got`, then compare bit for bit
+        std::fill(got.data(), got.data() + got.size(), 0.0f);
+        resize();
+        return std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0;
+    };
+    CHECK(matches([&] { area_resize_normalized(img, whole, 379, 721, got.data()); }));
     // the summed-area-table form the detector uses gives the same floats
     ThreadPool pool(2);
     AreaSampler sampler;
     sampler.build(img, &pool);
-    std::fill(got.data(), got.data() + got.size(), 0.0f);
-    sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
-    CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    CHECK(matches([&] { sampler.resize_normalized(whole, 379, 721, got.data()); }));
     // and so do both, resized in bands of rows (as the detector splits the pyramid over threads)
-    for (int direct = 0; direct < 2; ++direct) {
-        std::fill(got.data(), got.data() + got.size(), 0.0f);
-        for (int y = 0; y < 379; y += 100) {
-            if (direct) area_resize_normalized(img, PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), y, std::min(379, y + 100));
-            else sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), y, std::min(379, y + 100));
-        }
-        CAPTURE(direct);
-        CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
-    }
-    CHECK_THROWS_AS(sampler.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data(), 10, 380), InvalidArgument);
+    CHECK(matches([&] {
+        for (int y = 0; y < 379; y += 100) area_resize_normalized(img, whole, 379, 721, got.data(), y, std::min(379, y + 100));
+    }));
+    CHECK(matches([&] {
+        for (int y = 0; y < 379; y += 100) sampler.resize_normalized(whole, 379, 721, got.data(), y, std::min(379, y + 100));
+    }));
+    CHECK_THROWS_AS(sampler.resize_normalized(whole, 379, 721, got.data(), 10, 380), InvalidArgument);
     // the table is built in one block of rows per thread: three blocks give the same floats as two
     ThreadPool pool3(3);
     AreaSampler sampler3;
     sampler3.build(img, &pool3);
-    std::fill(got.data(), got.data() + got.size(), 0.0f);
-    sampler3.resize_normalized(PixelRect{0, 0, img.width, img.height}, 379, 721, got.data());
-    CHECK(std::memcmp(got.data(), expect.data(), expect.size() * sizeof(float)) == 0);
+    CHECK(matches([&] { sampler3.resize_normalized(whole, 379, 721, got.data()); }));
     // Every R-Net and O-Net crop, from the recorded 1-based inclusive ranges.
     for (auto [net, size] : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
         Tensor inputs = nhwc_from_nchw(ref, net + ".input");
