@@ -321,13 +321,13 @@ private:
         store_tile<NV, ROWS>(p, out, residual, acc, m0, int(std::min<std::int64_t>(ROWS, m - m0)), panel);
     }
 
-    /// The epilogue and store of a tile's first `rows` pixels (consecutive from pixel m0), one panel.
+    /// The epilogue and store of a tile's pixels [first, rows) (pixel r is pixel m0 + r), one panel.
     template <int NV, int ROWS>
     static void store_tile(const PackedConv& p, const View& out, const ConstView* residual, const V (&acc)[ROWS][NV],
-                           std::int64_t m0, int rows, int panel) {
+                           std::int64_t m0, int rows, int panel, int first = 0) {
         constexpr int nr = NV * W;
         const int n0 = panel * nr, cols = std::min(nr, p.cout - n0);
-        for (int r = 0; r < rows; ++r) {
+        for (int r = first; r < rows; ++r) {
             float* dst = out.pixel(std::size_t(m0 + r)) + n0;
             const float* res = residual ? residual->pixel(std::size_t(m0 + r)) + n0 : nullptr;
             for (int v = 0; v < NV && v * W < cols; ++v)
@@ -341,8 +341,8 @@ private:
     /// is ROWS neighbouring pixels of one output row, so pixel r's window starts r·cin floats after pixel
     /// 0's: one pointer instead of ROWS, and for the 3-channel stems (a fifth to a third of each network's
     /// time) a constant 3, folded into the addresses. A row's last tile is shifted left to end at the row's
-    /// end (pixels it shares with the tile before are computed twice, to the same floats). The sums and
-    /// their order are conv_tile's. Taken where rows waste at most an eighth of a tile's pixels.
+    /// end; it stores only the pixels the tile before does not (another thread may be storing those). The
+    /// sums and their order are conv_tile's. Taken where rows waste at most an eighth of a tile's pixels.
     static bool rows_fit(const PackedConv& p, const ConstView& in, const Shape& o, int rows) {
         const Window& w = p.window;
         const bool unpadded = w.pad_top == 0 && w.pad_left == 0 && w.pad_bottom == 0 && w.pad_right == 0;
@@ -376,7 +376,7 @@ private:
             const std::int64_t t0 = (task / p.panels) * per_task, t1 = std::min(tiles, t0 + per_task);
             for (std::int64_t t = t0; t < t1; ++t) {
                 const std::int64_t row = t / per_row;  // n·h + oy
-                const int ox = std::min(int(t % per_row) * ROWS, o.w - ROWS);
+                const int natural = int(t % per_row) * ROWS, ox = std::min(natural, o.w - ROWS);
                 const float* a = in.pixel(int(row / o.h), int(row % o.h), ox);
                 const float* w = &p.weights[std::size_t(panel) * kh * k * nr];
                 V acc[ROWS][NV];
@@ -385,7 +385,7 @@ private:
                     for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
                 for (int ky = 0; ky < kh; ++ky, a += row_stride, w += std::size_t(k) * nr)
                     gemm_kernel<NV, ROWS>(a, cin, k, w, acc);
-                store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel);
+                store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel, natural - ox);
             }
         });
     }
