@@ -258,9 +258,9 @@ private:
         for (std::size_t i = 0; i < scales.size(); ++i)
             for (int y = 0; y < scaled_[i].shape().h; y += 64) rows.push_back({i, y, std::min(scaled_[i].shape().h, y + 64)});
         for_each_unit(rows.size(), [&](Lane&, std::size_t r) {
-            const Tensor& level = scaled_[rows[r].scale];
+            Tensor& level = scaled_[rows[r].scale];
             sampler_.resize_normalized(PixelRect{0, 0, img.width, img.height}, level.shape().h, level.shape().w,
-                                       scaled_[rows[r].scale].data(), rows[r].y0, rows[r].y1);
+                                       level.data(), rows[r].y0, rows[r].y1);
         });
         for_each_unit(bands.size(), [&](Lane& lane, std::size_t b) {
             const Band& band = bands[b];

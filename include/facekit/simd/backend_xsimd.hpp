@@ -210,17 +210,22 @@ private:
     static void conv_panels(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
                             const Context& ctx) {
         const std::int64_t m = std::int64_t(out.shape.pixels());
-        const std::int64_t mtiles = (m + ROWS - 1) / ROWS;
-        // Enough tasks to keep every thread busy, each a run of row tiles against one weight panel (which
-        // then stays in cache); the split never changes what a given output element sums.
+        for_each_tile(p, (m + ROWS - 1) / ROWS, ctx,
+                      [&](std::int64_t t, int panel) { conv_tile<NV, ROWS>(p, in, out, residual, t * ROWS, m, panel); });
+    }
+
+    /// Runs fn(tile, panel) for every tile × weight panel: enough tasks to keep every thread busy, each a
+    /// run of tiles against one panel (which then stays in cache); the split never changes what a given
+    /// output element sums.
+    template <class F>
+    static void for_each_tile(const PackedConv& p, std::int64_t tiles, const Context& ctx, F&& fn) {
         const std::int64_t target = std::int64_t(ctx.threads()) * 4;
-        std::int64_t per_task = std::max<std::int64_t>(1, (mtiles * p.panels + target - 1) / target);
-        per_task = std::min(per_task, mtiles);
-        const std::int64_t mblocks = (mtiles + per_task - 1) / per_task;
-        ctx.parallel_for(mblocks * p.panels, [&](std::int64_t task) {
+        const std::int64_t per_task = std::min(tiles, std::max<std::int64_t>(1, (tiles * p.panels + target - 1) / target));
+        const std::int64_t blocks = (tiles + per_task - 1) / per_task;
+        ctx.parallel_for(blocks * p.panels, [&](std::int64_t task) {
             const int panel = int(task % p.panels);
-            const std::int64_t t0 = (task / p.panels) * per_task, t1 = std::min(mtiles, t0 + per_task);
-            for (std::int64_t t = t0; t < t1; ++t) conv_tile<NV, ROWS>(p, in, out, residual, t * ROWS, m, panel);
+            const std::int64_t t0 = (task / p.panels) * per_task, t1 = std::min(tiles, t0 + per_task);
+            for (std::int64_t t = t0; t < t1; ++t) fn(t, panel);
         });
     }
 
@@ -368,28 +373,19 @@ private:
         const int per_row = (o.w + ROWS - 1) / ROWS;
         const std::int64_t tiles = std::int64_t(o.n) * o.h * per_row;
         const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * cin;
-        const std::int64_t target = std::int64_t(ctx.threads()) * 4;
-        const std::int64_t per_task = std::min(tiles, std::max<std::int64_t>(1, (tiles * p.panels + target - 1) / target));
-        const std::int64_t blocks = (tiles + per_task - 1) / per_task;
-        ctx.parallel_for(blocks * p.panels, [&](std::int64_t task) {
-            const int panel = int(task % p.panels);
-            const std::int64_t t0 = (task / p.panels) * per_task, t1 = std::min(tiles, t0 + per_task);
-            for (std::int64_t t = t0; t < t1; ++t) {
-                const std::int64_t row = t / per_row;  // n·h + oy
-                const int natural = int(t % per_row) * ROWS, ox = std::min(natural, o.w - ROWS);
-                const float* a = in.pixel(int(row / o.h), int(row % o.h), ox);
-                const float* w = &p.weights[std::size_t(panel) * kh * k * nr];
-                V acc[ROWS][NV];
+        for_each_tile(p, tiles, ctx, [&](std::int64_t t, int panel) {
+            const std::int64_t row = t / per_row;  // n·h + oy
+            const int natural = int(t % per_row) * ROWS, ox = std::min(natural, o.w - ROWS);
+            const float* a = in.pixel(int(row / o.h), int(row % o.h), ox);
+            const float* w = &p.weights[std::size_t(panel) * kh * k * nr];
+            V acc[ROWS][NV];
 #pragma GCC unroll 24
-                for (int r = 0; r < ROWS; ++r)
-                    for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
-                for (int ky = 0; ky < kh; ++ky, a += row_stride, w += std::size_t(k) * nr)
-                    gemm_kernel<NV, ROWS>(a, cin, k, w, acc);
-                store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel, natural - ox);
-            }
+            for (int r = 0; r < ROWS; ++r)
+                for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+            for (int ky = 0; ky < kh; ++ky, a += row_stride, w += std::size_t(k) * nr) gemm_kernel<NV, ROWS>(a, cin, k, w, acc);
+            store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel, natural - ox);
         });
     }
-
     /// The micro-kernel: acc[r] += a[r][0..k) · w[0..k)[0..NV·W), ROWS rows × NV registers, broadcast A.
     template <int NV, int ROWS>
     static inline void igemm_kernel(const float* const (&a)[ROWS], int k, const float* w, V (&acc)[ROWS][NV]) {
