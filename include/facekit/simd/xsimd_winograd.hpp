@@ -180,22 +180,39 @@ private:
     /// Tile i's m×m outputs: Aᵀ M A, then the epilogue; outputs past the map's edge are not stored.
     template <class F>
     static void transform_output(const PackedConv& p, const View& out, const ConstView* residual, const Block& b,
-                                std::int64_t i) {
+                                 std::int64_t i) {
+        switch (p.activation) {
+            case Activation::None: return transform_output<F, Activation::None>(p, out, residual, b, i);
+            case Activation::ReLU: return transform_output<F, Activation::ReLU>(p, out, residual, b, i);
+            case Activation::PReLU: return transform_output<F, Activation::PReLU>(p, out, residual, b, i);
+        }
+    }
+    /// Unrolled over the tile with a test per output (a loop to the map's edge kept the outputs on the
+    /// stack), the activation chosen once.
+    template <class F, Activation Act>
+    static void transform_output(const PackedConv& p, const View& out, const ConstView* residual, const Block& b,
+                                 std::int64_t i) {
         constexpr int kAlpha = F::kAlpha, kPoints = F::kPoints, kTile = F::kTile;
         const Shape& o = out.shape;
         int n, oy, ox;
         tile_origin<F>(o, b.t0 + i, n, oy, ox);
         const int rows = std::min(kTile, o.h - oy), cols = std::min(kTile, o.w - ox);
         for (int c = 0; c < p.cout; c += W) {
+            const int count = p.cout - c;
             V m[kAlpha][kAlpha], y[kTile][kTile];
             for (int xi = 0; xi < kPoints; ++xi) m[xi / kAlpha][xi % kAlpha] = V::load_aligned(b.m + (i * kPoints + xi) * b.cout_p + c);
             winograd::output_2d<F>(m, y);
-            for (int dy = 0; dy < rows; ++dy)
-                for (int dx = 0; dx < cols; ++dx) {
-                    const float* res = residual ? residual->pixel(n, oy + dy, ox + dx) + c : nullptr;
-                    B::store(out.pixel(n, oy + dy, ox + dx) + c,
-                             B::epilogue(y[dy][dx], &p.bias[c], &p.alpha[c], res, p.cout - c, p.activation, p.residual_scale),
-                             p.cout - c);
+            const V bias = V::load_aligned(&p.bias[c]), alpha = V::load_aligned(&p.alpha[c]);
+#pragma GCC unroll 4
+            for (int dy = 0; dy < kTile; ++dy)
+#pragma GCC unroll 4
+                for (int dx = 0; dx < kTile; ++dx) {
+                    if (dy >= rows || dx >= cols) continue;
+                    V v = y[dy][dx] + bias;  // the order of B::epilogue
+                    if (residual) v = xsimd::fma(v, V(p.residual_scale), B::load(residual->pixel(n, oy + dy, ox + dx) + c, count));
+                    if constexpr (Act == Activation::ReLU) v = xsimd::max(v, V(0.0f));
+                    if constexpr (Act == Activation::PReLU) v = xsimd::select(v > V(0.0f), v, v * alpha);
+                    B::store(out.pixel(n, oy + dy, ox + dx) + c, v, count);
                 }
         }
     }
