@@ -63,7 +63,7 @@ const ConvCase kConvCases[] = {
     {1, 30, 26, 3, 10, Window::square(3)},             // P-Net stem, rows of 24 (last tile overlaps)
     {2, 48, 48, 3, 32, Window::square(3)},             // O-Net stem, rows of 46 in tiles of 12 (last shifted)
     {1, 10, 10, 3, 16, Window::square(3)},             // a stem whose rows are shorter than a tile
-    {1, 14, 38, 10, 16, Window::square(3)},            // P-Net conv2: rows of 36 in tiles of 12
+    {1, 14, 38, 10, 16, Window::square(3)},            // P-Net conv2: Winograd on 10 channels (masked loads)
     {2, 5, 49, 20, 40, Window::square(2)},             // 2×2 kernel, rows of 48 in tiles of 12
     {1, 20, 14, 6, 6, Window::square(2, 2)},           // stride 2, 2×2, 6 outputs
     {2, 17, 17, 32, 32, Window::square(3, 1, 1)},      // Winograd: block35's 3×3, padded, partial tiles
