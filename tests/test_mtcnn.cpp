@@ -1,5 +1,7 @@
 // MTCNN against facenet-pytorch: the networks on the stored inputs, the resampling, every detection of
 // the 37 reference photos, the JPEG originals, and the 160×160 face crops.
+#include <numeric>
+#include <random>
 #include <set>
 
 #include "facekit/pipeline/align.hpp"
@@ -157,6 +159,59 @@ TEST_CASE("stage-2 candidate windows of multiface match the reference") {
         CHECK(pr.y1 == q[i * 4 + 1]);
         CHECK(pr.x0 + 1 == q[i * 4 + 2]);
         CHECK(pr.x1 == q[i * 4 + 3]);
+    }
+}
+
+namespace {
+/// NMS as the references state it, pair by pair in score order: the definition the vectorised
+/// detail::greedy_nms must reproduce.
+std::vector<int> nms_pairwise(const std::vector<detail::Window>& w, detail::Overlap criterion, double threshold) {
+    const float one = criterion == detail::Overlap::Min ? 1.0f : 0.0f;
+    auto area = [&](const detail::Window& a) { return detail::mul(a.x2 - a.x1 + one, a.y2 - a.y1 + one); };
+    auto goes = [&](const detail::Window& a, const detail::Window& b) {
+        const float iw = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1) + one);
+        const float ih = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1) + one);
+        const float inter = detail::mul(iw, ih);
+        if (criterion == detail::Overlap::IoU) return double(inter / (area(a) + area(b) - inter)) > threshold;
+        return !(inter / std::min(area(a), area(b)) <= float(threshold));
+    };
+    std::vector<int> order(w.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a].score > w[b].score; });
+    std::vector<char> removed(w.size(), 0);
+    std::vector<int> keep;
+    for (std::size_t a = 0; a < order.size(); ++a) {
+        if (removed[order[a]]) continue;
+        keep.push_back(order[a]);
+        for (std::size_t b = a + 1; b < order.size(); ++b)
+            if (goes(w[order[a]], w[order[b]])) removed[order[b]] = 1;
+    }
+    return keep;
+}
+}  // namespace
+
+TEST_CASE("vectorised NMS keeps exactly the windows the pair-by-pair definition keeps") {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> pos(0.0f, 200.0f), size(0.0f, 60.0f);
+    std::uniform_int_distribution<int> coarse(0, 3);
+    for (int trial = 0; trial < 200; ++trial) {
+        // 0 to 100 windows: whole and partial vectors; integer corners (as P-Net's) make exact ties and
+        // overlaps that sit on the threshold; some windows empty or inverted; repeated scores
+        std::vector<detail::Window> w(std::size_t(trial % 101));
+        for (auto& b : w) {
+            const bool integral = coarse(rng) != 0;
+            b.x1 = integral ? std::floor(pos(rng) / 4) : pos(rng);
+            b.y1 = integral ? std::floor(pos(rng) / 4) : pos(rng);
+            b.x2 = b.x1 + (integral ? std::floor(size(rng) / 4) : size(rng)) - (coarse(rng) == 0 ? 8.0f : 0.0f);
+            b.y2 = b.y1 + (integral ? std::floor(size(rng) / 4) : size(rng));
+            b.score = float(coarse(rng)) / 4;
+        }
+        for (double t : {0.5, 0.7, 0.0, 1.0 / 3}) {
+            CAPTURE(trial);
+            CAPTURE(t);
+            CHECK(detail::nms_iou(w, t) == nms_pairwise(w, detail::Overlap::IoU, t));
+            CHECK(detail::nms_min(w, float(t)) == nms_pairwise(w, detail::Overlap::Min, float(t)));
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 #include "../models/mtcnn.hpp"
 #include "detection.hpp"
 #include "image.hpp"
+#include "nms.hpp"
 #include "resample.hpp"
 
 namespace facekit {
@@ -49,12 +50,6 @@ struct StageTimes {
 };
 
 namespace detail {
-/// a·b rounded to float before it is used: stops the compiler from contracting a·b + c into an FMA.
-inline float mul(float a, float b) {
-    volatile float p = a * b;
-    return p;
-}
-
 struct Window {
     float x1, y1, x2, y2, score;
     float reg[4];
@@ -74,46 +69,15 @@ inline std::vector<double> pyramid_scales(int width, int height, int min_face, d
     return scales;
 }
 
-/// Greedy NMS: windows in descending score (ties: lower index first); each kept window removes the
-/// later ones for which suppress(kept, other) holds. Returns kept indices in that order.
-template <class Suppress>
-std::vector<int> greedy_nms(const std::vector<Window>& w, Suppress&& suppress) {
-    const int n = int(w.size());
-    std::vector<int> order(static_cast<std::size_t>(n), 0);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return w[a].score > w[b].score; });
-    std::vector<char> removed(static_cast<std::size_t>(n), 0);
-    std::vector<int> keep;
-    for (int a = 0; a < n; ++a) {
-        const int i = order[a];
-        if (removed[i]) continue;
-        keep.push_back(i);
-        for (int b = a + 1; b < n; ++b)
-            if (!removed[order[b]] && suppress(w[i], w[order[b]])) removed[order[b]] = 1;
-    }
-    return keep;
-}
-
 /// torchvision's nms (§8): IoU with areas without +1; removed when IoU > threshold (compared in double).
 inline std::vector<int> nms_iou(const std::vector<Window>& w, double threshold) {
-    auto area = [](const Window& a) { return mul(a.x2 - a.x1, a.y2 - a.y1); };
-    return greedy_nms(w, [&](const Window& a, const Window& b) {
-        const float iw = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1));
-        const float ih = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1));
-        const float inter = mul(iw, ih);
-        return double(inter / (area(a) + area(b) - inter)) > threshold;
-    });
+    return greedy_nms(w, Overlap::IoU, threshold);
 }
 
 /// facenet-pytorch's nms_numpy with the "Min" criterion (§7): +1 areas, overlap = inter / min(areas);
 /// a window survives while overlap <= threshold (compared in float32, as numpy does).
 inline std::vector<int> nms_min(const std::vector<Window>& w, float threshold) {
-    auto area = [](const Window& a) { return mul(a.x2 - a.x1 + 1.0f, a.y2 - a.y1 + 1.0f); };
-    return greedy_nms(w, [&](const Window& a, const Window& b) {
-        const float iw = std::max(0.0f, std::min(a.x2, b.x2) - std::max(a.x1, b.x1) + 1.0f);
-        const float ih = std::max(0.0f, std::min(a.y2, b.y2) - std::max(a.y1, b.y1) + 1.0f);
-        return !(mul(iw, ih) / std::min(area(a), area(b)) <= threshold);
-    });
+    return greedy_nms(w, Overlap::Min, threshold);
 }
 
 inline std::vector<Window> select(const std::vector<Window>& w, const std::vector<int>& idx) {
