@@ -145,18 +145,28 @@ private:
         int n, oy, ox;
         tile_origin<F>(o, b.t0 + i, n, oy, ox);
         const int iy0 = oy - p.window.pad_top, ix0 = ox - p.window.pad_left;
+        const bool interior = iy0 >= 0 && ix0 >= 0 && iy0 + kAlpha <= in.shape.h && ix0 + kAlpha <= in.shape.w;
+        const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * in.stride;
         for (int c = 0; c < b.cin_p; c += W) {
             V d[kAlpha][kAlpha], v[kAlpha][kAlpha];
             // every loop over the α×α points unrolled, so that d, v and m live in registers (rolled, the
             // loads and stores went through the stack and took half of a transform's time)
+            if (interior && c + W <= p.cin) {  // the common case without a test per point
+                const float* corner = in.pixel(n, iy0, ix0) + c;
 #pragma GCC unroll 6
-            for (int y = 0; y < kAlpha; ++y)
+                for (int y = 0; y < kAlpha; ++y)
 #pragma GCC unroll 6
-                for (int x = 0; x < kAlpha; ++x) {
-                    const int iy = iy0 + y, ix = ix0 + x;
-                    const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
-                    d[y][x] = inside ? B::load(in.pixel(n, iy, ix) + c, p.cin - c) : V(0.0f);
-                }
+                    for (int x = 0; x < kAlpha; ++x) d[y][x] = V::load_unaligned(corner + y * row_stride + x * in.stride);
+            } else {
+#pragma GCC unroll 6
+                for (int y = 0; y < kAlpha; ++y)
+#pragma GCC unroll 6
+                    for (int x = 0; x < kAlpha; ++x) {
+                        const int iy = iy0 + y, ix = ix0 + x;
+                        const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
+                        d[y][x] = inside ? B::load(in.pixel(n, iy, ix) + c, p.cin - c) : V(0.0f);
+                    }
+            }
             winograd::input_2d<F>(d, v);
 #pragma GCC unroll 36
             for (int xi = 0; xi < kPoints; ++xi)
