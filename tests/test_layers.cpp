@@ -270,6 +270,38 @@ TEST_CASE("max pooling follows PyTorch's ceil_mode") {
     CHECK(out[3] == 4.0f);
 }
 
+TEST_CASE("a convolution and its max pool in one pass give the floats of the two in turn") {
+    // P-Net's stem (3 → 10, 3×3, then 2×2/2 ceil): the fused xsimd pass against Conv2d then MaxPool2d on
+    // the same backend (bit for bit) and on the scalar reference; odd and even sizes (ceil mode's one-wide
+    // last windows), maps narrower than a vector, several vectors per row, floor mode, a batch.
+    std::mt19937 rng(77);
+    ThreadPool pool(2);
+    struct Case { int n, h, w; bool ceil; };
+    const Case cases[] = {{1, 12, 12, true}, {1, 13, 15, true}, {2, 26, 41, true}, {1, 74, 385, true},
+                          {1, 5, 4, true},   {1, 19, 70, false}, {3, 9, 37, true}, {1, 4, 4, true}};
+    int variant = 0;
+    for (const Case& cc : cases)
+        for (int v = 0; v < 3; ++v) {
+            ConvSpec spec = random_conv(ConvCase{cc.n, cc.h, cc.w, 3, 10, Window::square(3)}, rng, variant++);
+            const MaxPool2d mp{Window::square(2, 2), cc.ceil};
+            Tensor in = random_tensor(Shape(cc.n, cc.h, cc.w, 3), rng);
+            ConvMaxPool2d<XsimdBackend<>> fused(spec, mp);
+            Conv2d<XsimdBackend<>> conv(spec);
+            Conv2d<ScalarBackend> conv_ref(spec);
+            Tensor mid(conv.output_shape(in.shape())), mid_ref(conv.output_shape(in.shape()));
+            Tensor a(fused.output_shape(in.shape())), b(a.shape()), r(a.shape());
+            fused.forward(in, a, Context{&pool, nullptr});
+            conv.forward(in, mid, Context{&pool, nullptr});
+            mp.forward(mid, b, Context{});
+            conv_ref.forward(in, mid_ref, Context{});
+            mp.forward(mid_ref, r, Context{});
+            CAPTURE(in.shape().to_string());
+            CAPTURE(int(spec.epilogue.activation));
+            CHECK(max_abs_diff(a, b) == 0.0f);
+            CHECK(max_abs_diff(a, r) <= 2e-6f * 27);
+        }
+}
+
 TEST_CASE("average pooling, softmax and L2 normalisation") {
     Tensor in(Shape(1, 2, 2, 2));
     for (int i = 0; i < 8; ++i) in[i] = float(i);

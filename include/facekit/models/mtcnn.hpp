@@ -57,7 +57,8 @@ public:
     explicit PNet(const SafeTensors& st) {
         WeightFile w(st, "pnet");
         using nn::Window;
-        conv1_ = nn::Conv2d<B>(with_prelu(w.conv("conv1", 3, 10, Window::square(3)), w, "prelu1.weight"));
+        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 10, Window::square(3)), w, "prelu1.weight"),
+                                     nn::MaxPool2d{Window::square(2, 2), true});
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 10, 16, Window::square(3)), w, "prelu2.weight"));
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 16, 32, Window::square(3)), w, "prelu3.weight"));
         heads_ = nn::Conv2d<B>(concat_outputs({w.conv("conv4_1", 32, 2, Window::square(1)),
@@ -66,8 +67,7 @@ public:
     /// in: N×H×W×3, normalised as (v − 127.5)/128. Returns N×h×w×6 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
         using detail::apply;
-        View x = apply(conv1_, in, ws, 0, ctx);
-        x = apply(pool1_, x, ws, 1, ctx);
+        View x = apply(stem_, in, ws, 1, ctx);  // conv1, PReLU and max pool in one pass where B can
         x = apply(conv2_, x, ws, 0, ctx);
         x = apply(conv3_, x, ws, 1, ctx);
         View out = apply(heads_, x, ws, 2, ctx);
@@ -75,16 +75,16 @@ public:
         return out;
     }
     Shape output_shape(const Shape& in) const {
-        return heads_.output_shape(conv3_.output_shape(conv2_.output_shape(pool1_.output_shape(conv1_.output_shape(in)))));
+        return heads_.output_shape(conv3_.output_shape(conv2_.output_shape(stem_.output_shape(in))));
     }
     double flops(const Shape& in) const {
-        Shape a = conv1_.output_shape(in), b = pool1_.output_shape(a), c = conv2_.output_shape(b), d = conv3_.output_shape(c);
-        return conv1_.flops(in) + conv2_.flops(b) + conv3_.flops(c) + heads_.flops(d);
+        Shape b = stem_.output_shape(in), c = conv2_.output_shape(b), d = conv3_.output_shape(c);
+        return stem_.flops(in) + conv2_.flops(b) + conv3_.flops(c) + heads_.flops(d);
     }
 
 private:
-    nn::Conv2d<B> conv1_, conv2_, conv3_, heads_;
-    nn::MaxPool2d pool1_{nn::Window::square(2, 2), true};
+    nn::ConvMaxPool2d<B> stem_;
+    nn::Conv2d<B> conv2_, conv3_, heads_;
 };
 
 template <class B = nn::DefaultBackend>

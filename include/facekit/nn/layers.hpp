@@ -1,7 +1,10 @@
 // facekit/nn/layers.hpp: the layers whose speed depends on the backend, as templates over it.
 // A layer holds its weights in the backend's packed form and runs forward; nothing else.
 #pragma once
+#include <type_traits>
+
 #include "conv_params.hpp"
+#include "ops.hpp"
 
 namespace facekit::nn {
 
@@ -29,11 +32,47 @@ public:
         detail::check_residual(residual, out.shape, "Conv2d");
         Backend::conv(packed_, in, out, residual, ctx);
     }
+    const typename Backend::PackedConv& packed() const noexcept { return packed_; }
 
 private:
     Window window_;
     int cin_ = 0, cout_ = 0;
     typename Backend::PackedConv packed_;
+};
+
+namespace detail {
+template <class Backend, class = void>
+struct fuses_conv_maxpool : std::false_type {};
+template <class Backend>
+struct fuses_conv_maxpool<Backend, std::void_t<decltype(Backend::conv_maxpool(
+                                        std::declval<const typename Backend::PackedConv&>(), std::declval<const MaxPool2d&>(),
+                                        std::declval<ConstView>(), std::declval<View>(), std::declval<const Context&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+/// A convolution, then max pooling: in one pass where the backend has one for the geometry
+/// (Backend::conv_maxpool returns true; the same floats), else one after the other.
+template <class Backend>
+class ConvMaxPool2d {
+public:
+    ConvMaxPool2d() = default;
+    ConvMaxPool2d(const ConvSpec& conv, const MaxPool2d& pool) : conv_(conv), pool_(pool) {}
+
+    Shape output_shape(const Shape& in) const { return pool_.output_shape(conv_.output_shape(in)); }
+    double flops(const Shape& in) const { return conv_.flops(in) + pool_.flops(conv_.output_shape(in)); }
+    void forward(ConstView in, View out, const Context& ctx) const {
+        detail::check_output(output_shape(in.shape), out.shape, "ConvMaxPool2d");
+        if constexpr (detail::fuses_conv_maxpool<Backend>::value)
+            if (Backend::conv_maxpool(conv_.packed(), pool_, in, out, ctx)) return;
+        thread_local Tensor between;  // the convolution's output (no allocation once grown)
+        between.reshape(conv_.output_shape(in.shape));
+        conv_.forward(in, between, ctx);
+        pool_.forward(between, out, ctx);
+    }
+
+private:
+    Conv2d<Backend> conv_;
+    MaxPool2d pool_;
 };
 
 /// Depthwise 2-D convolution (one filter per channel) with the same fused epilogue.

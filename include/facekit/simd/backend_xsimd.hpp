@@ -24,6 +24,7 @@
 #include "../core/workspace.hpp"
 #include "../nn/conv_params.hpp"
 #include "masked.hpp"
+#include "xsimd_stem_pool.hpp"
 #include "xsimd_winograd.hpp"
 
 namespace facekit::nn {
@@ -93,6 +94,12 @@ struct XsimdBackend {
         pack_epilogue(s.epilogue, s.channels, p.padded, p.bias, p.alpha);
         p.activation = s.epilogue.activation, p.residual_scale = s.epilogue.residual_scale;
         return p;
+    }
+
+    /// A convolution and the max pool after it in one pass, where the geometry is P-Net's stem
+    /// (xsimd_stem_pool.hpp); false leaves them to conv() and MaxPool2d.
+    static bool conv_maxpool(const PackedConv& p, const MaxPool2d& pool, ConstView in, View out, const Context& ctx) {
+        return detail::XsimdStemPool<XsimdBackend>::run(p, pool, in, out, ctx);
     }
 
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {
