@@ -94,7 +94,7 @@ public:
     explicit RNet(const SafeTensors& st) {
         WeightFile w(st, "rnet");
         using nn::Window;
-        conv1_ = nn::Conv2d<B>(with_prelu(w.conv("conv1", 3, 28, Window::square(3)), w, "prelu1.weight"));
+        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 28, Window::square(3)), w, "prelu1.weight"), pool_);
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 28, 48, Window::square(3)), w, "prelu2.weight"));
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 48, 64, Window::square(2)), w, "prelu3.weight"));
         dense4_ = nn::Conv2d<B>(with_prelu(detail::dense_from_whc(w.linear("dense4", 576, 128), 3, 3, 64), w, "prelu4.weight"));
@@ -103,8 +103,7 @@ public:
     /// in: N×24×24×3 normalised. Returns N×1×1×6 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
         using detail::apply;
-        View x = apply(conv1_, in, ws, 0, ctx);
-        x = apply(pool_, x, ws, 1, ctx);
+        View x = apply(stem_, in, ws, 1, ctx);  // conv1, PReLU and max pool in one pass where B can
         x = apply(conv2_, x, ws, 0, ctx);
         x = apply(pool_, x, ws, 1, ctx);
         x = apply(conv3_, x, ws, 0, ctx);
@@ -115,8 +114,9 @@ public:
     }
 
 private:
-    nn::Conv2d<B> conv1_, conv2_, conv3_, dense4_, heads_;
     nn::MaxPool2d pool_{nn::Window::square(3, 2), true};
+    nn::ConvMaxPool2d<B> stem_;
+    nn::Conv2d<B> conv2_, conv3_, dense4_, heads_;
 };
 
 template <class B = nn::DefaultBackend>
@@ -126,7 +126,7 @@ public:
     explicit ONet(const SafeTensors& st) {
         WeightFile w(st, "onet");
         using nn::Window;
-        conv1_ = nn::Conv2d<B>(with_prelu(w.conv("conv1", 3, 32, Window::square(3)), w, "prelu1.weight"));
+        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 32, Window::square(3)), w, "prelu1.weight"), pool3_);
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 32, 64, Window::square(3)), w, "prelu2.weight"));
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 64, 64, Window::square(3)), w, "prelu3.weight"));
         conv4_ = nn::Conv2d<B>(with_prelu(w.conv("conv4", 64, 128, Window::square(2)), w, "prelu4.weight"));
@@ -137,8 +137,7 @@ public:
     /// in: N×48×48×3 normalised. Returns N×1×1×16 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
         using detail::apply;
-        View x = apply(conv1_, in, ws, 0, ctx);
-        x = apply(pool3_, x, ws, 1, ctx);
+        View x = apply(stem_, in, ws, 1, ctx);  // conv1, PReLU and max pool in one pass where B can
         x = apply(conv2_, x, ws, 0, ctx);
         x = apply(pool3_, x, ws, 1, ctx);
         x = apply(conv3_, x, ws, 0, ctx);
@@ -151,8 +150,9 @@ public:
     }
 
 private:
-    nn::Conv2d<B> conv1_, conv2_, conv3_, conv4_, dense5_, heads_;
     nn::MaxPool2d pool3_{nn::Window::square(3, 2), true}, pool2_{nn::Window::square(2, 2), true};
+    nn::ConvMaxPool2d<B> stem_;
+    nn::Conv2d<B> conv2_, conv3_, conv4_, dense5_, heads_;
 };
 
 /// The three networks, loaded once and shared read-only (by any number of detectors and threads).

@@ -24,6 +24,7 @@
 #include "../core/workspace.hpp"
 #include "../nn/conv_params.hpp"
 #include "masked.hpp"
+#include "xsimd_rows_pool.hpp"
 #include "xsimd_stem_pool.hpp"
 #include "xsimd_winograd.hpp"
 
@@ -40,6 +41,8 @@ struct XsimdBackend {
     static constexpr const char* name = "xsimd";
     using Winograd = detail::XsimdWinograd<XsimdBackend>;  // 3×3 stride-1 convolutions (xsimd_winograd.hpp)
     friend Winograd;
+    using RowsPool = detail::XsimdRowsPool<XsimdBackend>;  // row tiles + max pool (xsimd_rows_pool.hpp)
+    friend RowsPool;
     static const char* isa() noexcept { return Arch::name(); }
 
     struct PackedConv {
@@ -96,22 +99,18 @@ struct XsimdBackend {
         return p;
     }
 
-    /// A convolution and the max pool after it in one pass, where the geometry is P-Net's stem
-    /// (xsimd_stem_pool.hpp); false leaves them to conv() and MaxPool2d.
+    /// A convolution and the max pool after it in one pass: P-Net's stem over pixels (xsimd_stem_pool.hpp),
+    /// row tiles into a ring of rows pooled from L1 (xsimd_rows_pool.hpp); false leaves them to conv()
+    /// and MaxPool2d.
     static bool conv_maxpool(const PackedConv& p, const MaxPool2d& pool, ConstView in, View out, const Context& ctx) {
-        return detail::XsimdStemPool<XsimdBackend>::run(p, pool, in, out, ctx);
+        return detail::XsimdStemPool<XsimdBackend>::run(p, pool, in, out, ctx) || RowsPool::run(p, pool, in, out, ctx);
     }
 
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {
         if (Winograd::run(p, in, out, residual, ctx)) return;
-        if (p.vectors == 1) {
-            if (rows_fit(p, in, out.shape, MR)) return conv_rows<1, MR>(p, in, out, residual, ctx);
-            return conv_panels<1, MR>(p, in, out, residual, ctx);
-        }
-        // R-Net's stem rows of 22 in two tiles of 11, not 12 + 12 (two pixels computed twice)
-        if (rows_fit(p, in, out.shape, MR_WIDE - 1) && out.shape.w % (MR_WIDE - 1) == 0 && out.shape.w % MR_WIDE != 0)
-            return conv_rows<2, MR_WIDE - 1>(p, in, out, residual, ctx);
-        if (rows_fit(p, in, out.shape, MR_WIDE)) return conv_rows<2, MR_WIDE>(p, in, out, residual, ctx);
+        if (row_tile(p, in, out.shape, [&](auto nv, auto rows) { conv_rows<decltype(nv)::value, decltype(rows)::value>(p, in, out, residual, ctx); }))
+            return;
+        if (p.vectors == 1) return conv_panels<1, MR>(p, in, out, residual, ctx);
         if constexpr (MR_WIDE == 12) {
             // Small maps waste much of a 12-row tile (the 8×8 map of block17 fills 64 of 72 rows, the 3×3
             // map of block8 9 of 12): take the tile height that wastes least, counting two rows of
@@ -381,36 +380,57 @@ private:
                8 * ((o.w + rows - 1) / rows * rows - o.w) <= o.w;
     }
 
+    /// Calls f(NV, ROWS) (std::integral_constants) with the row tile conv_rows takes for output map o and
+    /// returns true, or returns false where row tiles do not fit.
+    template <class F>
+    static bool row_tile(const PackedConv& p, const ConstView& in, const Shape& o, F&& f) {
+        using One = std::integral_constant<int, 1>;
+        using Two = std::integral_constant<int, 2>;
+        if (p.vectors == 1) return rows_fit(p, in, o, MR) && (f(One{}, std::integral_constant<int, MR>{}), true);
+        // R-Net's stem rows of 22 in two tiles of 11, not 12 + 12 (two pixels computed twice)
+        if (rows_fit(p, in, o, MR_WIDE - 1) && o.w % (MR_WIDE - 1) == 0 && o.w % MR_WIDE != 0)
+            return f(Two{}, std::integral_constant<int, MR_WIDE - 1>{}), true;
+        return rows_fit(p, in, o, MR_WIDE) && (f(Two{}, std::integral_constant<int, MR_WIDE>{}), true);
+    }
+
+    /// Calls f(cin, k, kh): ints, or std::integral_constants for the 3×3 stems of 3 channels.
+    template <class F>
+    static void with_row_constants(const PackedConv& p, F&& f) {
+        using C = std::integral_constant<int, 3>;
+        using K = std::integral_constant<int, 9>;
+        if (p.cin == 3 && p.window.kh == 3 && p.window.kw == 3) return f(C{}, K{}, C{});
+        f(std::ptrdiff_t(p.cin), p.window.kw * p.cin, p.window.kh);
+    }
+
     template <int NV, int ROWS>
     static void conv_rows(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
                           const Context& ctx) {
-        using C = std::integral_constant<int, 3>;
-        using K = std::integral_constant<int, 9>;
-        if (p.cin == 3 && p.window.kh == 3 && p.window.kw == 3) return conv_rows<NV, ROWS>(p, in, out, residual, ctx, C{}, K{}, C{});
-        conv_rows<NV, ROWS>(p, in, out, residual, ctx, std::ptrdiff_t(p.cin), p.window.kw * p.cin, p.window.kh);
+        with_row_constants(p, [&](auto cin, auto k, auto kh) {
+            const Shape o = out.shape;
+            const int per_row = (o.w + ROWS - 1) / ROWS;
+            const std::int64_t tiles = std::int64_t(o.n) * o.h * per_row;
+            for_each_tile(p, tiles, ctx, [&](std::int64_t t, int panel) {
+                const std::int64_t row = t / per_row;  // n·h + oy
+                const int natural = int(t % per_row) * ROWS, ox = std::min(natural, o.w - ROWS);
+                V acc[ROWS][NV];
+                row_tile_sums<NV, ROWS>(p, in, in.pixel(int(row / o.h), int(row % o.h), ox), panel, cin, k, kh, acc);
+                store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel, natural - ox);
+            });
+        });
     }
 
-    /// cin, k = kw·cin and kh: ints, or std::integral_constant for the 3×3 stems.
+    /// The sums of one row tile: ROWS pixels whose windows start at `a`, then cin floats apart; every
+    /// kernel row. cin, k = kw·cin and kh as with_row_constants gives them.
     template <int NV, int ROWS, class Cin, class K, class KH>
-    static void conv_rows(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
-                          const Context& ctx, Cin cin, K k, KH kh) {
+    static void row_tile_sums(const PackedConv& p, const ConstView& in, const float* a, int panel, Cin cin, K k, KH kh,
+                              V (&acc)[ROWS][NV]) {
         constexpr int nr = NV * W;
-        const Shape o = out.shape;
-        const int per_row = (o.w + ROWS - 1) / ROWS;
-        const std::int64_t tiles = std::int64_t(o.n) * o.h * per_row;
         const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * cin;
-        for_each_tile(p, tiles, ctx, [&](std::int64_t t, int panel) {
-            const std::int64_t row = t / per_row;  // n·h + oy
-            const int natural = int(t % per_row) * ROWS, ox = std::min(natural, o.w - ROWS);
-            const float* a = in.pixel(int(row / o.h), int(row % o.h), ox);
-            const float* w = &p.weights[std::size_t(panel) * kh * k * nr];
-            V acc[ROWS][NV];
+        const float* w = &p.weights[std::size_t(panel) * kh * k * nr];
 #pragma GCC unroll 24
-            for (int r = 0; r < ROWS; ++r)
-                for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
-            for (int ky = 0; ky < kh; ++ky, a += row_stride, w += std::size_t(k) * nr) gemm_kernel<NV, ROWS>(a, cin, k, w, acc);
-            store_tile<NV, ROWS>(p, out, residual, acc, row * o.w + ox, ROWS, panel, natural - ox);
-        });
+        for (int r = 0; r < ROWS; ++r)
+            for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
+        for (int ky = 0; ky < kh; ++ky, a += row_stride, w += std::size_t(k) * nr) gemm_kernel<NV, ROWS>(a, cin, k, w, acc);
     }
     /// The micro-kernel: acc[r] += a[r][0..k) · w[0..k)[0..NV·W), ROWS rows × NV registers, broadcast A.
     template <int NV, int ROWS>

@@ -46,6 +46,9 @@ struct XsimdWinograd {
         return false;
     }
 
+    /// True where run() would take the convolution to output map o.
+    static bool takes(const PackedConv& p, const Shape& o) { return choose(p, o) != Choice::None; }
+
 private:
     // Winograd pays for its transforms when the channel sums are long enough (≥ 8 input channels: P-Net's
     // conv2 with 10 runs 9 % faster than direct, its loads masked to 10 lanes) and
