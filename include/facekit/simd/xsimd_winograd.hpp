@@ -154,12 +154,20 @@ private:
             V d[kAlpha][kAlpha], v[kAlpha][kAlpha];
             // every loop over the α×α points unrolled, so that d, v and m live in registers (rolled, the
             // loads and stores went through the stack and took half of a transform's time)
-            if (interior && c + W <= p.cin) {  // the common case without a test per point
+            const int count = p.cin - c;
+            if (interior) {  // the common case without a test per point; the last vector of channels masked
                 const float* corner = in.pixel(n, iy0, ix0) + c;
+                if (count >= W) {
 #pragma GCC unroll 6
-                for (int y = 0; y < kAlpha; ++y)
+                    for (int y = 0; y < kAlpha; ++y)
 #pragma GCC unroll 6
-                    for (int x = 0; x < kAlpha; ++x) d[y][x] = V::load_unaligned(corner + y * row_stride + x * in.stride);
+                        for (int x = 0; x < kAlpha; ++x) d[y][x] = V::load_unaligned(corner + y * row_stride + x * in.stride);
+                } else {
+#pragma GCC unroll 6
+                    for (int y = 0; y < kAlpha; ++y)
+#pragma GCC unroll 6
+                        for (int x = 0; x < kAlpha; ++x) d[y][x] = B::load(corner + y * row_stride + x * in.stride, count);
+                }
             } else {
 #pragma GCC unroll 6
                 for (int y = 0; y < kAlpha; ++y)
@@ -167,7 +175,7 @@ private:
                     for (int x = 0; x < kAlpha; ++x) {
                         const int iy = iy0 + y, ix = ix0 + x;
                         const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
-                        d[y][x] = inside ? B::load(in.pixel(n, iy, ix) + c, p.cin - c) : V(0.0f);
+                        d[y][x] = inside ? B::load(in.pixel(n, iy, ix) + c, count) : V(0.0f);
                     }
             }
             winograd::input_2d<F>(d, v);
