@@ -1,5 +1,6 @@
 // Backend benchmark: representative convolutions of the networks (and the whole networks) on each
-// backend, as time, GFLOP/s and the ratio to Eigen's large-GEMM throughput measured in the same run.
+// backend, as time, GFLOP/s and the ratio to Eigen's large-GEMM throughput measured in the same run;
+// MTCNN's stems with their max pools, fused against the two layers in turn.
 // Usage: bench_layers [--threads N] [--reps R] [--models DIR]
 #include <facekit/models/inception_resnet_v1.hpp>
 #include <facekit/models/mobilefacenet.hpp>
@@ -65,6 +66,35 @@ void bench_conv(const ConvCase& cc, ThreadPool* pool, int reps, double ref) {
     std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%\n", B::name, cc.name, ms, gf, 100.0 * gf / ref);
 }
 
+/// A convolution with PReLU and the max pool after it: in one pass (ConvMaxPool2d, where the backend
+/// fuses them) against the two layers in turn, on the same backend.
+struct ConvPoolCase {
+    const char* name;
+    int n, h, w, cout, pool, stride;
+};
+void bench_conv_pool(const ConvPoolCase& cc, ThreadPool* pool, int reps) {
+    std::mt19937 rng(2);
+    std::uniform_real_distribution<float> d(-1, 1);
+    ConvSpec s;
+    s.window = Window::square(3), s.cin = 3, s.cout = cc.cout;
+    s.weights.resize(std::size_t(cc.cout) * 27);
+    for (auto& x : s.weights) x = d(rng);
+    s.epilogue.bias.assign(std::size_t(cc.cout), 0.1f);
+    s.epilogue.activation = Activation::PReLU;
+    s.epilogue.alpha.assign(std::size_t(cc.cout), 0.25f);
+    const MaxPool2d mp{Window::square(cc.pool, cc.stride), true};
+    ConvMaxPool2d<DefaultBackend> fused(s, mp);
+    Conv2d<DefaultBackend> conv(s);
+    Tensor in(Shape(cc.n, cc.h, cc.w, 3));
+    for (std::size_t i = 0; i < in.size(); ++i) in[i] = d(rng);
+    Tensor mid(conv.output_shape(in.shape())), out(fused.output_shape(in.shape()));
+    Context ctx{pool, nullptr};
+    const double one = median_ms(reps, [&] { fused.forward(in, out, ctx); });
+    const double two = median_ms(reps, [&] { conv.forward(in, mid, ctx), mp.forward(mid, out, ctx); });
+    std::printf("  %-8s %-34s %9.3f ms fused, %.3f ms conv then pool (%.2f×)\n", DefaultBackend::name, cc.name, one,
+                two, two / one);
+}
+
 template <class B>
 void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) {
     Workspace ws;
@@ -119,6 +149,11 @@ int main(int argc, char** argv) {
         bench_conv<EigenBackend>(c, &pool, reps, ref);
         bench_conv<ScalarBackend>(c, &pool, std::max(1, reps / 10), ref);
     }
+    std::printf("\nMTCNN stems: conv 3×3 + PReLU + max pool\n");
+    const ConvPoolCase stems[] = {{"P-Net 3→10, pool 2×2/2, 74×385 band", 1, 74, 385, 10, 2, 2},
+                                  {"R-Net 3→28, pool 3×3/2, 8 × 24²", 8, 24, 24, 28, 3, 2},
+                                  {"O-Net 3→32, pool 3×3/2, 8 × 48²", 8, 48, 48, 32, 3, 2}};
+    for (const ConvPoolCase& c : stems) bench_conv_pool(c, &pool, reps);
     std::printf("\nwhole networks\n");
     bench_nets<DefaultBackend>(models, &pool, reps, ref);
     bench_nets<EigenBackend>(models, &pool, std::max(3, reps / 4), ref);
