@@ -108,10 +108,12 @@ TEST_CASE("the pyramid and the area resampling reproduce the reference bit for b
     CHECK(matches([&] { sampler.resize_normalized(whole, 379, 721, got.data()); }));
     // and so do both, resized in bands of rows (as the detector splits the pyramid over threads)
     CHECK(matches([&] {
-        for (int y = 0; y < 379; y += 100) area_resize_normalized(img, whole, 379, 721, got.data(), y, std::min(379, y + 100));
+        for (int y = 0; y < 379; y += 100)
+            area_resize_normalized(img, whole, 379, 721, got.data() + std::size_t(y) * 721 * 3, y, std::min(379, y + 100));
     }));
     CHECK(matches([&] {
-        for (int y = 0; y < 379; y += 100) sampler.resize_normalized(whole, 379, 721, got.data(), y, std::min(379, y + 100));
+        for (int y = 0; y < 379; y += 100)
+            sampler.resize_normalized(whole, 379, 721, got.data() + std::size_t(y) * 721 * 3, y, std::min(379, y + 100));
     }));
     CHECK_THROWS_AS(sampler.resize_normalized(whole, 379, 721, got.data(), 10, 380), InvalidArgument);
     // the table is built in one block of rows per thread: three blocks give the same floats as two

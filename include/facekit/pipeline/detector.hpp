@@ -198,13 +198,14 @@ private:
 
     /// Stage 1 (§1–4): P-Net over the pyramid, per-scale NMS 0.5, cross-scale NMS 0.7, regression, square.
     /// Each scale's P-Net map is computed in bands of output rows: output row y reads input rows
-    /// [2y, 2y+12), so a band is the same computation on a slice of the scaled image, and its activations
-    /// stay in cache. The last band runs to the image's end, where the ceil-mode pooling sees what it
-    /// sees on the whole image.
+    /// [2y, 2y+12), so a band is the same computation on a slice of the scaled image (resampled by the
+    /// band itself), and its activations stay in cache. The last band runs to the image's end, where the
+    /// ceil-mode pooling sees what it sees on the whole image.
     std::vector<detail::Window> stage1(const Image& img) {
         using PNet = models::PNet<B>;
         const std::vector<double> scales = detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor);
-        while (scaled_.size() < scales.size()) scaled_.emplace_back(), maps_.emplace_back();
+        while (maps_.size() < scales.size()) maps_.emplace_back();
+        std::vector<Shape> levels;  // the scaled images' shapes
         struct Band {
             std::size_t scale;
             int y0, y1;
@@ -212,27 +213,22 @@ private:
         std::vector<Band> bands;
         for (std::size_t i = 0; i < scales.size(); ++i) {
             const int hs = int(img.height * scales[i] + 1), ws = int(img.width * scales[i] + 1);
-            scaled_[i].reshape(Shape(1, hs, ws, 3));
-            maps_[i].reshape(nets_->pnet.output_shape(scaled_[i].shape()));
+            levels.push_back(Shape(1, hs, ws, 3));
+            maps_[i].reshape(nets_->pnet.output_shape(levels[i]));
             for (int y = 0; y < maps_[i].shape().h; y += options_.pnet_band_rows)
                 bands.push_back({i, y, std::min(maps_[i].shape().h, y + options_.pnet_band_rows)});
         }
-        // the pyramid, in bands of 64 rows (the first level alone is half of it)
-        std::vector<Band> rows;
-        for (std::size_t i = 0; i < scales.size(); ++i)
-            for (int y = 0; y < scaled_[i].shape().h; y += 64) rows.push_back({i, y, std::min(scaled_[i].shape().h, y + 64)});
-        for_each_unit(rows.size(), [&](Lane&, std::size_t r) {
-            Tensor& level = scaled_[rows[r].scale];
-            sampler_.resize_normalized(PixelRect{0, 0, img.width, img.height}, level.shape().h, level.shape().w,
-                                       level.data(), rows[r].y0, rows[r].y1);
-        });
+        // Each band resamples the rows of its scale it reads (its neighbours' overlap of 10 rows again)
+        // into its lane, where P-Net reads them from cache: the whole pyramid, written out and read back,
+        // went through L3 (2.6 MB for 640×480), which a busy neighbour on a shared cache made slow.
         for_each_unit(bands.size(), [&](Lane& lane, std::size_t b) {
             const Band& band = bands[b];
-            const Tensor& in = scaled_[band.scale];
+            const Shape& level = levels[band.scale];
             Tensor& map = maps_[band.scale];
             const int r0 = PNet::kStride * band.y0;
-            const int r1 = band.y1 == map.shape().h ? in.shape().h : PNet::kStride * (band.y1 - 1) + PNet::kWindow;
-            const ConstView slice(in.data() + std::size_t(r0) * in.shape().w * 3, Shape(1, r1 - r0, in.shape().w, 3));
+            const int r1 = band.y1 == map.shape().h ? level.h : PNet::kStride * (band.y1 - 1) + PNet::kWindow;
+            Tensor& slice = lane.input.tensor(0, Shape(1, r1 - r0, level.w, 3));
+            sampler_.resize_normalized(PixelRect{0, 0, img.width, img.height}, level.h, level.w, slice.data(), r0, r1);
             const View out = nets_->pnet.forward(slice, lane.net, Context{nullptr, &lane.net});
             std::copy(out.data, out.data + out.shape.numel(), map.view().pixel(0, band.y0, 0));
         });
@@ -358,7 +354,7 @@ private:
     DetectorOptions options_;
     ThreadPool* pool_ = nullptr;
     std::deque<Lane> lanes_;             // per thread; a deque, so that growing it moves none
-    std::deque<Tensor> scaled_, maps_;   // per pyramid scale: the resized image, P-Net's output
+    std::deque<Tensor> maps_;            // per pyramid scale: P-Net's output
     AreaSampler sampler_;                // of the image being searched
     StageTimes times_;
 };

@@ -43,8 +43,8 @@ inline void check_area_args(const Image& img, PixelRect rect, int out_h, int out
 }  // namespace detail
 
 /// Area-resamples `rect` of `img` to out_h × out_w and writes (v − 127.5)·0.0078125 as NHWC floats to
-/// `out` (out_h × out_w × 3 floats, dense). Only output rows [row0, row1) are written (all by default),
-/// so that one resize can be split over threads.
+/// `out`: output rows [row0, row1) (all by default), row0 first, dense, (row1 − row0) × out_w × 3 floats.
+/// Row ranges let one resize be split over threads, or a band of it be made where it is used.
 inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, int out_w, float* out, int row0 = 0,
                                    int row1 = -1) {
     if (row1 < 0) row1 = out_h;
@@ -65,7 +65,7 @@ inline void area_resize_normalized(const Image& img, PixelRect rect, int out_h, 
         for (int x = 0; x < in_w; ++x)
             for (int c = 0; c < 3; ++c) colsum[std::size_t(x + 1) * 3 + c] += colsum[std::size_t(x) * 3 + c];
         for (int j = 0; j < out_w; ++j) {
-            float* dst = out + (std::size_t(i) * out_w + j) * 3;
+            float* dst = out + (std::size_t(i - row0) * out_w + j) * 3;
             for (int c = 0; c < 3; ++c)
                 dst[c] = detail::area_value(float(colsum[std::size_t(cx1[j]) * 3 + c] - colsum[std::size_t(cx0[j]) * 3 + c]),
                                             float(y1 - y0), float(cx1[j] - cx0[j]));
@@ -131,8 +131,7 @@ public:
         });
     }
 
-    /// As area_resize_normalized(img, rect, out_h, out_w, out), bit for bit. Only output rows
-    /// [row0, row1) are written (all by default), so that one resize can be split over threads.
+    /// As area_resize_normalized(img, rect, out_h, out_w, out, row0, row1), bit for bit.
     void resize_normalized(PixelRect rect, int out_h, int out_w, float* out, int row0 = 0, int row1 = -1) const {
         if (!img_) throw InvalidArgument("AreaSampler: build() first");
         if (table_.empty()) return area_resize_normalized(*img_, rect, out_h, out_w, out, row0, row1);
@@ -165,7 +164,7 @@ public:
             for (int x = 0; x < span; ++x) column[x] = bottom[x] - top[x];
             window_sums(column.data(), left.data(), right.data(), out_w, small, sum.data());
             const float height = float(y1 - y0);
-            float* dst = out + std::size_t(i) * n;
+            float* dst = out + std::size_t(i - row0) * n;
             for (int k = 0; k < n; ++k) dst[k] = detail::area_value(sum[k], height, width[k]);
         }
     }
