@@ -11,7 +11,6 @@
 // MaxPool2d's order: the same floats as the convolution and the pool run one after the other.
 #pragma once
 #include <algorithm>
-#include <cstring>
 #include <limits>
 
 #include "../core/workspace.hpp"
@@ -53,11 +52,12 @@ private:
     struct Planes {
         float* data;
         int rows, pitch;
-        const float* at(int parity, int channel, int row) const {
+        float* at(int parity, int channel, int row) const {
             return data + ((std::size_t(parity) * kCin + channel) * rows + row) * pitch;
         }
     };
 
+    /// Image n of `in` as Planes in `buffer` (2 · 3 · rows · pitch floats).
     static Planes split_columns(const ConstView& in, int n, float* buffer, int pitch) {
         const Planes planes{buffer, in.shape.h, pitch};
         const int width = in.shape.w;
@@ -65,7 +65,7 @@ private:
             const float* src = in.pixel(n, y, 0);
             for (int parity = 0; parity < 2; ++parity)
                 for (int ch = 0; ch < kCin; ++ch) {
-                    float* dst = const_cast<float*>(planes.at(parity, ch, y));
+                    float* dst = planes.at(parity, ch, y);
                     int j = 0;
                     for (; 2 * j + parity < width; ++j) dst[j] = src[(2 * j + parity) * kCin + ch];
                     std::fill(dst + j, dst + pitch, 0.0f);
