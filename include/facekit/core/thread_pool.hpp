@@ -22,7 +22,8 @@ public:
     /// threads = total threads that work, the caller included; 0 means one per hardware thread.
     explicit ThreadPool(int threads = 0) {
         if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-        for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+        ranges_ = std::vector<Range>(std::size_t(threads));
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
     }
     ThreadPool(const ThreadPool&) = delete;
     ThreadPool& operator=(const ThreadPool&) = delete;
@@ -50,14 +51,18 @@ public:
         }
         using Fn = std::remove_reference_t<F>;
         job_ = Job{[](void* ctx, std::int64_t i) { (*static_cast<Fn*>(ctx))(i); }, &fn, n};
-        next_.store(0, std::memory_order_relaxed);
+        const std::int64_t threads = std::int64_t(ranges_.size());
+        for (std::int64_t t = 0; t < threads; ++t) {
+            ranges_[std::size_t(t)].next.store(n * t / threads, std::memory_order_relaxed);
+            ranges_[std::size_t(t)].end = n * (t + 1) / threads;
+        }
         pending_.store(int(workers_.size()), std::memory_order_relaxed);
         {
             std::lock_guard<std::mutex> lock(mutex_);
             generation_.fetch_add(1, std::memory_order_release);
         }
         wake_.notify_all();
-        work();
+        work(0);
         while (pending_.load(std::memory_order_acquire) != 0) spin_pause();
         if (error_) {
             auto e = error_;
@@ -85,23 +90,31 @@ private:
 #endif
     }
 
-    void work() {
+    /// Thread `self` runs its own range of tasks first, front to back, then helps with the others'. The
+    /// same task numbers fall to the same thread from one loop to the next (a layer's rows, then the
+    /// next layer's same rows), so a thread mostly reads what it wrote, from its own cache: on two cores
+    /// a shared counter scattered them, and each of MobileFaceNet's layers moved its input between caches.
+    void work(int self) {
         in_task() = true;
-        for (;;) {
-            std::int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-            if (i >= job_.n) break;
-            try {
-                job_.call(job_.ctx, i);
-            } catch (...) {
-                std::lock_guard<std::mutex> lock(mutex_);
-                if (!error_) error_ = std::current_exception();
-                next_.store(job_.n, std::memory_order_relaxed);
+        const std::size_t threads = ranges_.size();
+        for (std::size_t k = 0; k < threads; ++k) {
+            Range& r = ranges_[(std::size_t(self) + k) % threads];
+            for (;;) {
+                std::int64_t i = r.next.fetch_add(1, std::memory_order_relaxed);
+                if (i >= r.end) break;
+                try {
+                    job_.call(job_.ctx, i);
+                } catch (...) {
+                    std::lock_guard<std::mutex> lock(mutex_);
+                    if (!error_) error_ = std::current_exception();
+                    for (Range& q : ranges_) q.next.store(q.end, std::memory_order_relaxed);
+                }
             }
         }
         in_task() = false;
     }
 
-    void worker_loop() {
+    void worker_loop(int self) {
         std::uint64_t seen = 0;
         for (;;) {
             // Spin a little (about 50 µs) before sleeping: the next loop usually starts within that.
@@ -117,7 +130,7 @@ private:
             }
             seen = g;
             if (stop_) return;
-            work();
+            work(self);
             pending_.fetch_sub(1, std::memory_order_acq_rel);
         }
     }
@@ -126,7 +139,15 @@ private:
     std::mutex mutex_, run_mutex_;
     std::condition_variable wake_;
     std::atomic<std::uint64_t> generation_{0};
-    std::atomic<std::int64_t> next_{0};
+    /// Each thread's tasks [next, end) of the current loop, a cache line apart.
+    struct alignas(64) Range {
+        std::atomic<std::int64_t> next{0};
+        std::int64_t end = 0;
+        Range() = default;
+        Range(const Range&) : Range() {}  // for std::vector; never copied while in use
+        Range& operator=(const Range&) { return *this; }
+    };
+    std::vector<Range> ranges_;
     std::atomic<int> pending_{0};
     Job job_;
     std::exception_ptr error_;
