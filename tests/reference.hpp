@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <map>
 
 #include "facekit/core/json.hpp"
@@ -34,5 +35,17 @@ inline float iou(const std::array<float, 4>& a, const std::array<float, 4>& b) {
 }
 
 inline Json load_json(const std::string& path) { return Json::parse(read_text(path)); }
+
+/// The original JPEG (under ../shared/data) a reference photo's PNG was decoded from, from detections.json's
+/// `_settings.sources` (README §5).
+inline std::string original_jpeg(const Json& detections, const std::string& name) {
+    const std::string src = detections.at("_settings").at("sources").at(name).at("source").string();
+    const std::pair<const char*, const char*> homes[] = {{"images/facenet_pytorch_data/", "data/images/facenet-pytorch/"},
+                                                         {"images/dlib_faces/", "data/images/dlib/"},
+                                                         {"lfw/lfw-deepfunneled-crop150/", "data/lfw/images/"}};
+    for (auto [from, to] : homes)
+        if (src.rfind(from, 0) == 0) return shared(to + src.substr(std::strlen(from)));
+    throw Error("unknown source " + src + " for " + name);
+}
 
 }  // namespace facekit::test

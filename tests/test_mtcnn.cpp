@@ -217,90 +217,81 @@ TEST_CASE("vectorised NMS keeps exactly the windows the pair-by-pair definition 
     }
 }
 
+namespace {
+/// Checks one photo's detections against the reference: the same faces in the same order (on a borderline
+/// photo, one face more or less), each box at IoU >= min_iou, score within 1e-3, landmarks within 0.5 px.
+/// Returns the number of reference faces matched and lowers `worst_iou` to the worst match.
+int check_detections(const std::string& name, const Json& entry, const std::vector<Detection>& got, float min_iou,
+                     float& worst_iou) {
+    CAPTURE(name);
+    const auto& boxes = entry.at("boxes").array();
+    const bool borderline = kBorderline.count(name) != 0;
+    if (borderline) {
+        // Either answer is right for one face here; every face both runs agree on must still match.
+        CHECK(std::abs(int(got.size()) - int(boxes.size())) <= 1);
+    } else {
+        REQUIRE(got.size() == boxes.size());
+    }
+    int faces = 0;
+    for (std::size_t i = 0; i < boxes.size(); ++i) {
+        std::array<float, 4> rb;
+        for (int k = 0; k < 4; ++k) rb[k] = float(boxes[i][k].number());
+        // Match by best IoU (order is checked separately for the strict cases).
+        std::size_t best = got.size();
+        float best_iou = 0;
+        for (std::size_t j = 0; j < got.size(); ++j)
+            if (iou(got[j].box, rb) > best_iou) best_iou = iou(got[j].box, rb), best = j;
+        if (borderline && best_iou < 0.99f) continue;  // the face the two reference runs disagree on
+        REQUIRE(best < got.size());
+        CAPTURE(i);
+        CHECK(best_iou >= min_iou);
+        worst_iou = std::min(worst_iou, best_iou);
+        if (!borderline) CHECK(best == i);
+        CHECK(std::abs(got[best].score - float(entry.at("probs")[i].number())) <= 1e-3f);
+        for (int k = 0; k < 5; ++k) {
+            CHECK(std::abs(got[best].landmarks[k].x - float(entry.at("landmarks")[i][k][0].number())) <= 0.5f);
+            CHECK(std::abs(got[best].landmarks[k].y - float(entry.at("landmarks")[i][k][1].number())) <= 0.5f);
+        }
+        ++faces;
+    }
+    return faces;
+}
+}  // namespace
+
 TEST_CASE("detections on every reference PNG match facenet-pytorch") {
     Fixture& f = fixture();
     Detector<> det(f.nets, {}, &f.pool);
     Json ref = load_json(shared("reference/mtcnn/detections.json"));
     int images = 0, faces = 0;
+    float worst = 1;
     for (auto& [name, entry] : ref.object()) {
         if (name == "_settings") continue;
-        CAPTURE(name);
         Image img = load_image(shared("data/images/png/" + name + ".png"));
         REQUIRE(img.width == entry.at("width").integer());
-        auto got = det.detect(img);
-        const auto& boxes = entry.at("boxes").array();
-        const bool borderline = kBorderline.count(name) != 0;
+        faces += check_detections(name, entry, det.detect(img), 0.99f, worst);
         ++images;
-        if (borderline) {
-            // Either answer is right for one face here; every face both runs agree on must still match.
-            CHECK(std::abs(int(got.size()) - int(boxes.size())) <= 1);
-        } else {
-            REQUIRE(got.size() == boxes.size());
-        }
-        for (std::size_t i = 0; i < boxes.size(); ++i) {
-            std::array<float, 4> rb;
-            for (int k = 0; k < 4; ++k) rb[k] = float(boxes[i][k].number());
-            // Match by best IoU (order is checked separately for the strict cases).
-            std::size_t best = got.size();
-            float best_iou = 0;
-            for (std::size_t j = 0; j < got.size(); ++j)
-                if (iou(got[j].box, rb) > best_iou) best_iou = iou(got[j].box, rb), best = j;
-            if (borderline && best_iou < 0.99f) continue;  // the face the two reference runs disagree on
-            REQUIRE(best < got.size());
-            CAPTURE(i);
-            CHECK(best_iou >= 0.99f);
-            if (!borderline) CHECK(best == i);
-            CHECK(std::abs(got[best].score - float(entry.at("probs")[i].number())) <= 1e-3f);
-            for (int k = 0; k < 5; ++k) {
-                CHECK(std::abs(got[best].landmarks[k].x - float(entry.at("landmarks")[i][k][0].number())) <= 0.5f);
-                CHECK(std::abs(got[best].landmarks[k].y - float(entry.at("landmarks")[i][k][1].number())) <= 0.5f);
-            }
-            ++faces;
-        }
     }
     CHECK(images == 37);
-    MESSAGE(faces << " reference faces matched");
+    MESSAGE(faces << " reference faces matched, worst IoU " << worst);
     CHECK(faces >= 98);
 }
 
-TEST_CASE("detections on the original JPEGs (stb_image decoding): same count, boxes close") {
-    // stb_image decodes these JPEGs within ±3 levels of PIL/libjpeg-turbo (mean 0.01–0.1: different IDCT
-    // constants, chroma upsampling and colour rounding). On a few small faces that moves the window NMS
-    // keeps by a pixel or two, so the issue's IoU >= 0.95 holds for almost all faces, not every one:
-    // we assert the face count everywhere, IoU >= 0.85 for every face, and that no more than the two faces
-    // measured (2008_002079 face 5 at 0.874, Ashton_Kutcher_0001 at 0.921) fall below 0.95.
+TEST_CASE("detections on the original JPEGs (stb_image + libjpeg-turbo's reconstruction) match too") {
+    // The issue's bar for JPEGs is the face count and IoU >= 0.95; decoded as PIL decodes them (see
+    // test_image), they give the PNGs' detections, so every check of the PNG test holds here as well.
     Fixture& f = fixture();
     Detector<> det(f.nets, {}, &f.pool);
     Json ref = load_json(shared("reference/mtcnn/detections.json"));
-    const Json& sources = ref.at("_settings").at("sources");
-    int faces = 0, close = 0;
+    int images = 0, faces = 0;
     float worst = 1;
     for (auto& [name, entry] : ref.object()) {
-        if (name == "_settings" || kBorderline.count(name)) continue;
-        std::string src = sources.at(name).at("source").string();
-        std::string path;
-        if (src.rfind("images/facenet_pytorch_data/", 0) == 0) path = "data/images/facenet-pytorch/" + src.substr(28);
-        else if (src.rfind("images/dlib_faces/", 0) == 0) path = "data/images/dlib/" + src.substr(18);
-        else if (src.rfind("lfw/lfw-deepfunneled-crop150/", 0) == 0) path = "data/lfw/images/" + src.substr(29);
-        REQUIRE_MESSAGE(!path.empty(), "unknown source " << src);
-        CAPTURE(path);
-        auto got = det.detect(load_image(shared(path)));
-        const auto& boxes = entry.at("boxes").array();
-        REQUIRE(got.size() == boxes.size());
-        for (std::size_t i = 0; i < boxes.size(); ++i) {
-            std::array<float, 4> rb;
-            for (int k = 0; k < 4; ++k) rb[k] = float(boxes[i][k].number());
-            float best = 0;
-            for (auto& g : got) best = std::max(best, iou(g.box, rb));
-            CHECK(best >= 0.85f);
-            worst = std::min(worst, best);
-            close += best >= 0.95f;
-            ++faces;
-        }
+        if (name == "_settings") continue;
+        faces += check_detections(name, entry, det.detect(load_image(original_jpeg(ref, name))), 0.95f, worst);
+        ++images;
     }
-    MESSAGE(close << " of " << faces << " JPEG faces at IoU >= 0.95; worst IoU " << worst);
-    CHECK(faces == 52);
-    CHECK(faces - close <= 2);
+    CHECK(images == 37);
+    MESSAGE(faces << " reference faces matched on the JPEGs, worst IoU " << worst);
+    CHECK(faces >= 98);
 }
 
 TEST_CASE("facenet-style 160x160 crops match the reference crops (mean |Δ| <= 1 level)") {

@@ -6,10 +6,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "../core/error.hpp"
+#include "jpeg.hpp"
 
 #ifndef FACEKIT_STB_EXTERNAL  // define it if your program already compiles the stb implementations
 #define STB_IMAGE_STATIC
@@ -29,6 +31,9 @@
 #pragma GCC diagnostic ignored "-Wsign-compare"
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 #pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, on stb's I/O callbacks: a false positive
 #endif
 // stb_image 2.27 (Debian 12) lets a corrupt JPEG's DC sums grow without bound and multiplies them in int
 // (2.28 refuses such files): signed overflow, undefined behaviour. Its functions are compiled with
@@ -228,6 +233,53 @@ inline bool screen_png(const std::uint8_t* d, std::size_t n, std::vector<std::ui
 }
 }  // namespace detail
 
+#ifndef FACEKIT_STB_EXTERNAL
+namespace detail {
+/// Decodes a JPEG as libjpeg-turbo (and so PIL) does: stb_image's entropy decoding with libjpeg-turbo's
+/// IDCT, upsampling and colour conversion (see jpeg.hpp). Returns false, having decoded nothing, for the
+/// four-component (CMYK/YCCK) files it leaves to stb_image. Throws FileError on a corrupt file.
+inline bool decode_jpeg_like_libjpeg(const std::uint8_t* data, std::size_t size, const std::string& name, Image& img) {
+    stbi__context ctx;
+    stbi__start_mem(&ctx, data, int(size));
+    ctx.img_n = 0;  // stbi__cleanup_jpeg frees img_n components
+    auto release = [](stbi__jpeg* j) { stbi__cleanup_jpeg(j); STBI_FREE(j); };
+    std::unique_ptr<stbi__jpeg, decltype(release)> j(static_cast<stbi__jpeg*>(stbi__malloc(sizeof(stbi__jpeg))), release);
+    if (!j) throw FileError(name, "out of memory decoding JPEG");
+    j->s = &ctx;
+    stbi__setup_jpeg(j.get());
+    j->idct_block_kernel = jpeg::idct_islow_8x8;
+    if (!stbi__decode_jpeg_image(j.get())) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());
+    const int width = int(ctx.img_x), height = int(ctx.img_y), n = ctx.img_n;
+    if (n != 1 && n != 3) return false;
+    jpeg::Plane planes[3];
+    std::vector<jpeg::UpsampleScratch> scratch;
+    for (int k = 0; k < n; ++k) {
+        const auto& c = j->img_comp[k];
+        if (j->img_h_max % c.h || j->img_v_max % c.v) throw FileError(name, "JPEG with fractional sampling factors");
+        planes[k] = {c.data, c.w2, c.x, c.y, j->img_h_max / c.h, j->img_v_max / c.v};
+        scratch.emplace_back(width, c.x);
+    }
+    const bool is_rgb = n == 3 && (j->rgb == 3 || (j->app14_color_transform == 0 && !j->jfif));
+    img = Image(width, height);
+    for (int y = 0; y < height; ++y) {
+        std::uint8_t* out = img.row(y);
+        const std::uint8_t* c0 = jpeg::upsample_row(planes[0], y, width, scratch[0]);
+        if (n == 1) {
+            for (int x = 0; x < width; ++x) out[3 * x] = out[3 * x + 1] = out[3 * x + 2] = c0[x];
+            continue;
+        }
+        const std::uint8_t* c1 = jpeg::upsample_row(planes[1], y, width, scratch[1]);
+        const std::uint8_t* c2 = jpeg::upsample_row(planes[2], y, width, scratch[2]);
+        if (is_rgb)
+            for (int x = 0; x < width; ++x) out[3 * x] = c0[x], out[3 * x + 1] = c1[x], out[3 * x + 2] = c2[x];
+        else
+            jpeg::ycc_to_rgb_row(c0, c1, c2, width, out);
+    }
+    return true;
+}
+}  // namespace detail
+#endif
+
 /// Decodes a JPEG, PNG or BMP held in memory. `name` is used in error messages.
 inline Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name,
                           const ImageLimits& limits = {}) {
@@ -258,6 +310,10 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
         while (end > 2 && (data[end - 1] == 0x00 || data[end - 1] == 0x0A || data[end - 1] == 0x0D || data[end - 1] == 0x20)) --end;
         if (end < 4 || data[end - 2] != 0xFF || data[end - 1] != 0xD9) throw FileError(name, "truncated JPEG (no end-of-image marker)");
     }
+#ifndef FACEKIT_STB_EXTERNAL
+    if (Image img; size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && detail::decode_jpeg_like_libjpeg(data, size, name, img))
+        return img;
+#endif
     int got = 0;
     std::uint8_t* px = stbi_load_from_memory(data, int(size), &w, &h, &got, 3);
     if (!px) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());
