@@ -34,6 +34,7 @@
 #endif
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, on stb's I/O callbacks: a false positive
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"  // stb's invalid_chunk under STBI_FAILURE_USERMSG
 #endif
 // stb_image 2.27 (Debian 12) lets a corrupt JPEG's DC sums grow without bound and multiplies them in int
 // (2.28 refuses such files): signed overflow, undefined behaviour. Its functions are compiled with

@@ -13,36 +13,53 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
-#include <memory>
-#include <string>
 #include <vector>
 
 namespace facekit::detail::jpeg {
+
+constexpr int kIdctConstBits = 13;  // jidctint.c's CONST_BITS: fixed-point bits of its constants
+constexpr int kIdctPass1Bits = 2;   // PASS1_BITS: extra precision kept between the two passes
 
 /// Eight int32 lanes (a row or a column of an 8×8 block) with wrapping arithmetic: plain loops the
 /// compiler turns into vector instructions; wrapping keeps a corrupt file's huge coefficients defined.
 struct Lanes8 {
     std::int32_t v[8];
-    static Lanes8 splat(std::int32_t x) { Lanes8 r; for (int i = 0; i < 8; ++i) r.v[i] = x; return r; }
-    friend Lanes8 operator+(Lanes8 a, Lanes8 b) { for (int i = 0; i < 8; ++i) a.v[i] = std::int32_t(std::uint32_t(a.v[i]) + std::uint32_t(b.v[i])); return a; }
-    friend Lanes8 operator-(Lanes8 a, Lanes8 b) { for (int i = 0; i < 8; ++i) a.v[i] = std::int32_t(std::uint32_t(a.v[i]) - std::uint32_t(b.v[i])); return a; }
-    friend Lanes8 operator*(Lanes8 a, std::int32_t c) { for (int i = 0; i < 8; ++i) a.v[i] = std::int32_t(std::uint32_t(a.v[i]) * std::uint32_t(c)); return a; }
-    Lanes8 shl(int n) const { Lanes8 r; for (int i = 0; i < 8; ++i) r.v[i] = std::int32_t(std::uint32_t(v[i]) << n); return r; }
+
+    static Lanes8 splat(std::int32_t x) { return apply([x](std::uint32_t) { return std::uint32_t(x); }, Lanes8{}); }
+    friend Lanes8 operator+(Lanes8 a, Lanes8 b) { return zip([](std::uint32_t x, std::uint32_t y) { return x + y; }, a, b); }
+    friend Lanes8 operator-(Lanes8 a, Lanes8 b) { return zip([](std::uint32_t x, std::uint32_t y) { return x - y; }, a, b); }
+    friend Lanes8 operator*(Lanes8 a, std::int32_t c) {
+        return apply([c](std::uint32_t x) { return x * std::uint32_t(c); }, a);
+    }
+    Lanes8 shl(int n) const { return apply([n](std::uint32_t x) { return x << n; }, *this); }
     /// libjpeg's DESCALE: add half, arithmetic shift right.
-    Lanes8 descale(int n) const { Lanes8 r = *this + splat(1 << (n - 1)); for (int i = 0; i < 8; ++i) r.v[i] >>= n; return r; }
+    Lanes8 descale(int n) const {
+        Lanes8 r = *this + splat(1 << (n - 1));
+        for (auto& x : r.v) x >>= n;
+        return r;
+    }
+
+private:
+    template <class F> static Lanes8 apply(F f, Lanes8 a) {
+        for (auto& x : a.v) x = std::int32_t(f(std::uint32_t(x)));
+        return a;
+    }
+    template <class F> static Lanes8 zip(F f, Lanes8 a, Lanes8 b) {
+        for (int i = 0; i < 8; ++i) a.v[i] = std::int32_t(f(std::uint32_t(a.v[i]), std::uint32_t(b.v[i])));
+        return a;
+    }
 };
 
 /// One 1-D pass of jidctint.c (the Loeffler–Ligtenberg–Moschytz IDCT, 12 multiplies), on 8 lanes at once:
 /// in[k] holds coefficient k of each lane; out[k] gets sample k, descaled by `shift` bits.
 inline void idct_islow_1d(const Lanes8 in[8], Lanes8 out[8], int shift) {
-    constexpr std::int32_t kConstBits = 13;
     constexpr std::int32_t c0_298631336 = 2446, c0_390180644 = 3196, c0_541196100 = 4433, c0_765366865 = 6270,
                            c0_899976223 = 7373, c1_175875602 = 9633, c1_501321110 = 12299, c1_847759065 = 15137,
                            c1_961570560 = 16069, c2_053119869 = 16819, c2_562915447 = 20995, c3_072711026 = 25172;
     // Even part: the rotator is sqrt(2)·c(−6).
     Lanes8 z1 = (in[2] + in[6]) * c0_541196100;
     Lanes8 tmp2 = z1 + in[6] * -c1_847759065, tmp3 = z1 + in[2] * c0_765366865;
-    Lanes8 tmp0 = (in[0] + in[4]).shl(kConstBits), tmp1 = (in[0] - in[4]).shl(kConstBits);
+    Lanes8 tmp0 = (in[0] + in[4]).shl(kIdctConstBits), tmp1 = (in[0] - in[4]).shl(kIdctConstBits);
     const Lanes8 t10 = tmp0 + tmp3, t13 = tmp0 - tmp3, t11 = tmp1 + tmp2, t12 = tmp1 - tmp2;
     // Odd part.
     tmp0 = in[7], tmp1 = in[5], tmp2 = in[3], tmp3 = in[1];
@@ -62,20 +79,19 @@ inline void idct_islow_1d(const Lanes8 in[8], Lanes8 out[8], int shift) {
 /// libjpeg's range-limit table after the IDCT: the value wraps at 10 bits (RANGE_MASK), then is
 /// centred on 128 and clamped.
 inline std::uint8_t idct_range_limit(std::int32_t x) {
-    const std::int32_t v = ((x + 512) & 1023) - 512 + 128;  // x wrapped to [-512, 512), centred
+    const std::int32_t v = std::int32_t((std::uint32_t(x) + 512u) & 1023u) - 512 + 128;  // wrapped to [-512, 512), centred
     return std::uint8_t(std::min(std::max(v, 0), 255));
 }
 
 /// jpeg_idct_islow: dequantised coefficients (natural order) → 8×8 samples. stb_image's kernel signature.
 inline void idct_islow_8x8(std::uint8_t* out, int out_stride, short coef[64]) {
-    constexpr int kPass1Bits = 2;
     Lanes8 in[8], mid[8], rows[8], res[8];
     for (int k = 0; k < 8; ++k)
         for (int c = 0; c < 8; ++c) in[k].v[c] = coef[k * 8 + c];
-    idct_islow_1d(in, mid, 13 - kPass1Bits);  // columns: lane c, mid[k] = row k
+    idct_islow_1d(in, mid, kIdctConstBits - kIdctPass1Bits);  // columns: lane c, mid[k] = row k
     for (int k = 0; k < 8; ++k)
         for (int r = 0; r < 8; ++r) rows[k].v[r] = mid[r].v[k];  // rows: lane r
-    idct_islow_1d(rows, res, 13 + kPass1Bits + 3);
+    idct_islow_1d(rows, res, kIdctConstBits + kIdctPass1Bits + 3);  // 3: the 2-D IDCT's factor of 8
     std::uint8_t samples[8][8];  // [column][row]
     for (int k = 0; k < 8; ++k)
         for (int r = 0; r < 8; ++r) samples[k][r] = idct_range_limit(res[k].v[r]);
