@@ -310,11 +310,10 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
         std::size_t end = size;
         while (end > 2 && (data[end - 1] == 0x00 || data[end - 1] == 0x0A || data[end - 1] == 0x0D || data[end - 1] == 0x20)) --end;
         if (end < 4 || data[end - 2] != 0xFF || data[end - 1] != 0xD9) throw FileError(name, "truncated JPEG (no end-of-image marker)");
-    }
 #ifndef FACEKIT_STB_EXTERNAL
-    if (Image img; size >= 2 && data[0] == 0xFF && data[1] == 0xD8 && detail::decode_jpeg_like_libjpeg(data, size, name, img))
-        return img;
+        if (Image img; detail::decode_jpeg_like_libjpeg(data, size, name, img)) return img;
 #endif
+    }
     int got = 0;
     std::uint8_t* px = stbi_load_from_memory(data, int(size), &w, &h, &got, 3);
     if (!px) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());

@@ -105,6 +105,10 @@ struct Plane {
     int stride, width, height;  // width, height: libjpeg's downsampled_width/height
     int h_factor, v_factor;     // max sampling factor / this component's
     const std::uint8_t* row(int y) const { return data + std::size_t(std::clamp(y, 0, height - 1)) * stride; }
+    /// For output row y of a 2:1 vertical upsampling: the nearer input row, then the further one
+    /// (above for even y, below for odd y).
+    const std::uint8_t* nearer_row(int y) const { return row(y >> 1); }
+    const std::uint8_t* further_row(int y) const { return row((y & 1) ? (y >> 1) + 1 : (y >> 1) - 1); }
 };
 
 /// Buffers for upsample_row, sized once per image.
@@ -114,6 +118,16 @@ struct UpsampleScratch {
     explicit UpsampleScratch(int width, int plane_width)
         : sums(std::size_t(plane_width) + 2), out(std::size_t(std::max(width, 2 * plane_width))) {}
 };
+
+/// The triangle filter across a row, two outputs per input: 3/4 of the nearer sample + 1/4 of the further,
+/// on `sum[-1 .. w]` (edges repeated), rounded +kLeftBias / +kRightBias, shifted right by kShift.
+template <int kLeftBias, int kRightBias, int kShift>
+inline void horizontal_triangle(const std::int16_t* sum, int w, std::uint8_t* out) {
+    for (int i = 0; i < w; ++i) {
+        out[2 * i] = std::uint8_t((sum[i] * 3 + sum[i - 1] + kLeftBias) >> kShift);
+        out[2 * i + 1] = std::uint8_t((sum[i] * 3 + sum[i + 1] + kRightBias) >> kShift);
+    }
+}
 
 /// Output row y of a plane upsampled to `width` samples, as libjpeg-turbo's jdsample.c does it with
 /// fancy upsampling: the h2v1 and h2v2 triangle filters (for planes wider than 2 samples), h1v2, and box
@@ -126,8 +140,7 @@ inline const std::uint8_t* upsample_row(const Plane& p, int y, int width, Upsamp
     std::uint8_t* out = s.out.data();
     if (p.h_factor == 1 && p.v_factor == 1) return p.row(y);
     if (p.h_factor == 1 && p.v_factor == 2) {  // h1v2_fancy_upsample: rounding +1 upper row, +2 lower
-        const std::uint8_t* near = p.row(y >> 1);
-        const std::uint8_t* far = p.row((y & 1) ? (y >> 1) + 1 : (y >> 1) - 1);
+        const std::uint8_t *near = p.nearer_row(y), *far = p.further_row(y);
         const int bias = 1 + (y & 1);
         for (int i = 0; i < w; ++i) out[i] = std::uint8_t((near[i] * 3 + far[i] + bias) >> 2);
         return out;
@@ -136,21 +149,14 @@ inline const std::uint8_t* upsample_row(const Plane& p, int y, int width, Upsamp
         const std::uint8_t* in = p.row(y);
         for (int i = 0; i < w; ++i) sum[i] = in[i];
         sum[-1] = sum[0], sum[w] = sum[w - 1];
-        for (int i = 0; i < w; ++i) {
-            out[2 * i] = std::uint8_t((sum[i] * 3 + sum[i - 1] + 1) >> 2);
-            out[2 * i + 1] = std::uint8_t((sum[i] * 3 + sum[i + 1] + 2) >> 2);
-        }
+        horizontal_triangle<1, 2, 2>(sum, w, out);
         return out;
     }
     if (p.h_factor == 2 && p.v_factor == 2 && w > 2) {  // h2v2_fancy_upsample: rounding +8 left, +7 right
-        const std::uint8_t* near = p.row(y >> 1);
-        const std::uint8_t* far = p.row((y & 1) ? (y >> 1) + 1 : (y >> 1) - 1);
+        const std::uint8_t *near = p.nearer_row(y), *far = p.further_row(y);
         for (int i = 0; i < w; ++i) sum[i] = std::int16_t(near[i] * 3 + far[i]);  // vertical pass first
         sum[-1] = sum[0], sum[w] = sum[w - 1];
-        for (int i = 0; i < w; ++i) {
-            out[2 * i] = std::uint8_t((sum[i] * 3 + sum[i - 1] + 8) >> 4);
-            out[2 * i + 1] = std::uint8_t((sum[i] * 3 + sum[i + 1] + 7) >> 4);
-        }
+        horizontal_triangle<8, 7, 4>(sum, w, out);
         return out;
     }
     const std::uint8_t* in = p.row(y / p.v_factor);  // int_upsample, h2v1_upsample, h2v2_upsample
