@@ -105,6 +105,37 @@ TEST_CASE("search: top-k, votes, threshold, remove and rename") {
     CHECK_THROWS_WITH(g.rename("zz", "y"), "gallery: no identity named \"zz\"");
 }
 
+TEST_CASE("only neighbours within the threshold vote: unequal enrolment counts and far majorities") {
+    // "one" is enrolled from a single photo, "many" from five photos far from the query.
+    Gallery g("test", 3);
+    g.enroll("one", {1, 0, 0});
+    for (int i = 0; i < 5; ++i) g.enroll("many", {0, 1, 0.1f * float(i)});
+    const std::vector<float> query = {1, 0.1f, 0};
+    auto r = g.search(query, 5, 0.5f);
+    REQUIRE(r.nearest.size() == 5);
+    CHECK(r.nearest[0].name == "one");
+    CHECK(r.name == std::optional<std::string>("one"));  // four far "many" rows would outvote it if they voted
+    CHECK(r.distance == doctest::Approx(r.nearest[0].distance));
+    REQUIRE(r.candidates.size() == 2);
+    CHECK(r.candidates[0].name == "one");
+    CHECK(r.candidates[1].name == "many");
+    CHECK(r.candidates[1].distance > 1.5f);  // candidates list the nearest identities whatever their distance
+    // k = 1 is plain nearest neighbour, whatever the counts
+    CHECK(g.search(query, 1, 0.5f).name == std::optional<std::string>("one"));
+    // a threshold below every distance: unknown, with the nearest identity's distance
+    auto none = g.search(query, 5, 0.001f);
+    CHECK_FALSE(none.name.has_value());
+    CHECK(none.distance == doctest::Approx(r.nearest[0].distance));
+    // within the threshold the majority wins; a tie goes to the nearer identity
+    Gallery h("test", 2);
+    h.enroll("near", {1, 0});
+    h.enroll("pair", {0.96f, 0.28f});
+    h.enroll("pair", {0.96f, -0.28f});
+    CHECK(h.search({1, 0}, 3, 0.5f).name == std::optional<std::string>("pair"));  // 2 votes against 1
+    CHECK(h.search({1, 0}, 2, 0.5f).name == std::optional<std::string>("near"));  // 1 against 1: the nearer
+    CHECK(h.search({1, 0}, 3, 0.01f).name == std::optional<std::string>("near"));  // only "near" is within 0.01
+}
+
 TEST_CASE("the int8 store finds the same neighbours as the float store") {
     Gallery gf = random_gallery(5000, 64, Gallery::Store::Float, 7);
     Gallery gi = random_gallery(5000, 64, Gallery::Store::Int8, 7);

@@ -5,9 +5,11 @@
 // the store, split across threads (each keeps its own top-k, then they merge). It is bound by memory
 // bandwidth, which the optional int8 store (per-vector scale) cuts by four.
 //
-// Identification: the k nearest embeddings vote for their identities; the identity with the most votes
-// wins (ties: the one whose nearest embedding is closer), and the answer is "unknown" when that identity's
-// nearest embedding is farther than the threshold.
+// Identification: of the k nearest embeddings, only those within the threshold vote for their identities;
+// the identity with the most votes wins (ties: the one whose nearest embedding is closer), and the answer
+// is "unknown" when no neighbour is within the threshold. Far neighbours must not vote: a person enrolled
+// from one photo would otherwise lose to anyone enrolled from more, however far their photos are. With
+// k = 1 this is plain nearest-neighbour identification.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -32,8 +34,8 @@ struct GalleryMatch {
 struct GallerySearch {
     std::vector<GalleryMatch> nearest;     // the k nearest embeddings, closest first
     std::vector<GalleryMatch> candidates;  // identities among them, by their closest embedding
-    std::optional<std::string> name;       // the decision; empty = unknown
-    float distance = 0;                    // of the decided (or nearest) identity
+    std::optional<std::string> name;       // the decision; empty = unknown (no neighbour within the threshold)
+    float distance = 0;                    // of the decided identity's closest embedding (unknown: the nearest)
 };
 
 class Gallery {
@@ -122,21 +124,30 @@ public:
         for (auto& [score, row] : top_k(q.data(), std::size_t(k), pool))
             result.nearest.push_back({names_[owner_[row]], std::max(0.0f, 2.0f - 2.0f * score)});
         if (result.nearest.empty()) return result;
-        // votes per identity; candidates by closest embedding
-        std::map<std::string, std::pair<int, float>> votes;
+        // candidates: every identity among the k nearest, by its closest embedding
+        std::map<std::string, float> closest;
         for (auto& m : result.nearest) {
+            auto it = closest.try_emplace(m.name, m.distance).first;
+            it->second = std::min(it->second, m.distance);
+        }
+        for (auto& [name, d] : closest) result.candidates.push_back({name, d});
+        std::stable_sort(result.candidates.begin(), result.candidates.end(),
+                         [](const GalleryMatch& a, const GalleryMatch& b) { return a.distance < b.distance; });
+        // the decision: votes of the neighbours within the threshold
+        std::map<std::string, std::pair<int, float>> votes;  // name → (votes, closest distance)
+        for (auto& m : result.nearest) {
+            if (!(m.distance <= threshold)) continue;
             auto& v = votes.try_emplace(m.name, 0, m.distance).first->second;
             v.first++;
             v.second = std::min(v.second, m.distance);
         }
-        for (auto& [name, v] : votes) result.candidates.push_back({name, v.second});
-        std::sort(result.candidates.begin(), result.candidates.end(),
-                  [](const GalleryMatch& a, const GalleryMatch& b) { return a.distance < b.distance; });
+        result.distance = result.candidates.front().distance;
+        if (votes.empty()) return result;  // unknown: the distance is the nearest identity's
         auto best = std::max_element(votes.begin(), votes.end(), [](auto& a, auto& b) {
             return a.second.first != b.second.first ? a.second.first < b.second.first : a.second.second > b.second.second;
         });
+        result.name = best->first;
         result.distance = best->second.second;
-        if (best->second.second <= threshold) result.name = best->first;
         return result;
     }
 
