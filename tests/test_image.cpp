@@ -2,6 +2,8 @@
 // implementation saw. The 37 reference photos' original JPEGs against the PNGs PIL made of them, and
 // fixtures of every sampling layout against libjpeg-turbo's own djpeg (tests/data/jpeg/make_fixtures.sh).
 #include <cstdio>
+#include <set>
+#include <sstream>
 
 #include "facekit/pipeline/image.hpp"
 #include "reference.hpp"
@@ -80,4 +82,75 @@ TEST_CASE("the IDCT's range limit wraps at 10 bits as libjpeg's table does, then
     CHECK(idct_range_limit(1000) == 104);   // wraps to -24
     CHECK(idct_range_limit(-600) == 255);   // wraps to 424
     CHECK(idct_range_limit(-1024) == 128);  // wraps to 0
+}
+
+namespace {
+std::uint64_t fnv1a64(const std::vector<std::uint8_t>& bytes) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (std::uint8_t b : bytes) h = (h ^ b) * 0x100000001b3ull;
+    return h;
+}
+std::string from_hex(const std::string& hex) {
+    std::string out;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += char(std::stoi(hex.substr(i, 2), nullptr, 16));
+    return out;
+}
+}  // namespace
+
+TEST_CASE("EXIF orientation: the eight values give Pillow's exif_transpose of a real photo") {
+    // tests/data/exif/expected.tsv (made with Pillow by make_fixtures.py): the APP1 segment to insert after
+    // the photo's start-of-image marker, and the size and FNV-1a of the upright RGB pixels Pillow gives.
+    const std::string photo = read_text(shared("data/images/dlib/Tom_Cruise_avp_2014_4.jpg"));
+    std::istringstream table(read_text(std::string(FACEKIT_TEST_DATA_DIR) + "/exif/expected.tsv"));
+    const auto as_bytes = [](const std::string& s) { return reinterpret_cast<const std::uint8_t*>(s.data()); };
+    const Image stored = decode_image(as_bytes(photo), photo.size(), "photo");
+    int cases = 0;
+    std::set<int> orientations;
+    for (std::string line; std::getline(table, line);) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream row(line);
+        int orientation = 0, width = 0, height = 0;
+        std::string order, segment, hash;
+        row >> orientation >> order >> segment >> width >> height >> hash;
+        CAPTURE(orientation);
+        CAPTURE(order);
+        const std::string file = photo.substr(0, 2) + from_hex(segment) + photo.substr(2);
+        CHECK(detail::jpeg_exif_orientation(as_bytes(file), file.size()) == orientation);
+        const Image up = decode_image(as_bytes(file), file.size(), "photo");
+        CHECK(up.width == width);
+        CHECK(up.height == height);
+        char got[17];
+        std::snprintf(got, sizeof got, "%016llx", static_cast<unsigned long long>(fnv1a64(up.pixels)));
+        CHECK(std::string(got) == hash);
+        // Exif::Ignore keeps the stored pixels
+        const Image kept = decode_image(as_bytes(file), file.size(), "photo", {}, Exif::Ignore);
+        CHECK(kept.pixels == stored.pixels);
+        orientations.insert(orientation);
+        ++cases;
+    }
+    CHECK(cases == 11);
+    CHECK(orientations.size() == 8);
+}
+
+TEST_CASE("EXIF orientation: malformed or missing EXIF blocks mean upright") {
+    auto orientation_of = [](const std::string& bytes) {
+        return detail::jpeg_exif_orientation(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size());
+    };
+    const std::string soi = "\xFF\xD8";
+    const std::string good = from_hex("ffe100224578696600004d4d002a00000008000101120003000000010006000000000000");
+    CHECK(orientation_of(soi + good + "\xFF\xD9") == 6);
+    CHECK(orientation_of("") == 1);
+    CHECK(orientation_of("\x89PNG\r\n\x1a\n") == 1);
+    CHECK(orientation_of(soi + good.substr(0, 20)) == 1);               // cut inside the segment
+    std::string bad_ifd = good;
+    bad_ifd[17] = '\x7f';                                                // IFD0 offset far past the end
+    CHECK(orientation_of(soi + bad_ifd) == 1);
+    std::string bad_value = good;
+    bad_value[29] = '\x09';                                              // orientation 9: not a value
+    CHECK(orientation_of(soi + bad_value) == 1);
+    std::string after_sos = soi + std::string("\xFF\xDA\x00\x02", 4) + good;  // EXIF after the image data: ignored
+    CHECK(orientation_of(after_sos) == 1);
+    std::string huge_count = good;
+    huge_count[18] = huge_count[19] = '\xff';                          // 65535 entries claimed, one present
+    CHECK(orientation_of(soi + huge_count) == 6);                        // found before the count runs out
 }

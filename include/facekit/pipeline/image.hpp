@@ -1,6 +1,6 @@
 // facekit/pipeline/image.hpp: the RGB image at the pipeline's entrance, and its loading and saving.
 // JPEG, PNG and BMP are decoded with stb_image (grey and RGBA become RGB, alpha is dropped as PIL's
-// convert('RGB') does). The header is read first and the size checked against a bound, so that a file
+// convert('RGB') does); JPEGs are turned upright by their EXIF orientation unless told not to (exif.hpp). The header is read first and the size checked against a bound, so that a file
 // claiming 60000×60000 pixels is refused before anything is allocated.
 #pragma once
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "exif.hpp"
 #include "jpeg.hpp"
 
 #ifndef FACEKIT_STB_EXTERNAL  // define it if your program already compiles the stb implementations
@@ -281,9 +282,25 @@ inline bool decode_jpeg_like_libjpeg(const std::uint8_t* data, std::size_t size,
 }  // namespace detail
 #endif
 
-/// Decodes a JPEG, PNG or BMP held in memory. `name` is used in error messages.
+namespace detail {
+inline Image decode_stored_pixels(const std::uint8_t* data, std::size_t size, const std::string& name, const ImageLimits& limits);
+}
+
+/// Decodes a JPEG, PNG or BMP held in memory, a JPEG turned upright by its EXIF orientation unless `exif`
+/// is Exif::Ignore. `name` is used in error messages.
 inline Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name,
-                          const ImageLimits& limits = {}) {
+                          const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
+    Image img = detail::decode_stored_pixels(data, size, name, limits);
+    if (exif == Exif::Apply) {
+        const int orientation = detail::jpeg_exif_orientation(data, size);
+        if (orientation != 1) img = upright(img, orientation);
+    }
+    return img;
+}
+
+/// The pixels as the file stores them.
+inline Image detail::decode_stored_pixels(const std::uint8_t* data, std::size_t size, const std::string& name,
+                                          const ImageLimits& limits) {
     if (size == 0) throw FileError(name, "empty file");
     if (size > std::size_t(INT32_MAX)) throw FileError(name, "file too large to decode");
     // The size bound is checked on the header before the decoder allocates anything.
@@ -324,10 +341,18 @@ inline Image decode_image(const std::uint8_t* data, std::size_t size, const std:
     return img;
 }
 
-/// Loads a JPEG, PNG or BMP file as RGB. Throws FileError naming the file and the problem.
-inline Image load_image(const std::string& path, const ImageLimits& limits = {}) {
+/// Loads a JPEG, PNG or BMP file as RGB, a JPEG turned upright by its EXIF orientation unless `exif` is
+/// Exif::Ignore. Throws FileError naming the file and the problem.
+inline Image load_image(const std::string& path, const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
     auto bytes = detail::read_file(path, limits.max_file_bytes);
-    return decode_image(bytes.data(), bytes.size(), path, limits);
+    return decode_image(bytes.data(), bytes.size(), path, limits, exif);
+}
+
+/// Writes an RGB image as JPEG (baseline, `quality` 1–100; stb_image_write subsamples chroma below 90).
+inline void save_jpeg(const Image& img, const std::string& path, int quality = 85) {
+    if (img.empty()) throw InvalidArgument("save_jpeg: empty image");
+    if (!stbi_write_jpg(path.c_str(), img.width, img.height, 3, img.pixels.data(), quality))
+        throw FileError(path, "cannot write JPEG");
 }
 
 /// Writes an RGB image as PNG.
