@@ -100,7 +100,7 @@ void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) 
     Workspace ws;
     Context ctx{pool, &ws};
     for (int batch : {1, 8}) {
-        models::InceptionResnetV1<B> irv1(SafeTensors::open(dir + "/facenet.safetensors"));
+        models::InceptionResnetV1<B> irv1(SafeTensors::open(dir + "/facenet-synthetic.safetensors"));
         Tensor in(Shape(batch, 160, 160, 3));
         for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
         const double ms = median_ms(batch == 1 ? reps : std::max(3, reps / 8), [&] { irv1.forward(in, ws, ctx); });

@@ -100,15 +100,22 @@ class ConverterTest(unittest.TestCase):
         out = os.path.join(self.dir, 'models')
         r = run('--models-dir', out, need(MODELS))
         self.assertEqual(r.returncode, 0, r.stderr)
-        expected = {'pnet', 'rnet', 'onet', 'mobilefacenet', 'facenet'}
+        # the synthetic checkpoint is converted under its own name and marked: no facenet.safetensors
+        expected = {'pnet', 'rnet', 'onet', 'mobilefacenet', 'facenet-synthetic'}
         self.assertEqual({f.split('.')[0] for f in os.listdir(out)}, expected)
         meta, tensors = read_safetensors(os.path.join(out, 'mobilefacenet.safetensors'))
         graph = json.loads(meta['graph'])
         self.assertEqual(len(graph['ops']), 230)
         self.assertEqual(tensors['MobileFaceNet/Conv2d_0/weights/read'][1], [64, 3, 3, 3])
-        meta, tensors = read_safetensors(os.path.join(out, 'facenet.safetensors'))
+        self.assertEqual(meta['synthetic'], 'false')
+        meta, tensors = read_safetensors(os.path.join(out, 'facenet-synthetic.safetensors'))
         self.assertEqual(meta['architecture'], 'inception_resnet_v1')
+        self.assertEqual(meta['synthetic'], 'true')
+        self.assertEqual(meta['source_sha256'], 'f95bbe40c975b245a6bd22e30aab200eec8afc3196981a55b622cc4dd470e7f7')
+        self.assertNotIn('trained_on', meta)  # 16 logits classes: no release's
         self.assertEqual(tensors['last_bn.num_batches_tracked'][0], 'I64')
+        meta, _ = read_safetensors(os.path.join(out, 'pnet.safetensors'))
+        self.assertEqual(meta['synthetic'], 'false')
 
     def test_embed_header(self):
         hpp = os.path.join(self.dir, 'pnet_weights.hpp')

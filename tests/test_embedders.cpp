@@ -36,7 +36,7 @@ double relative_error(ConstView got, const std::vector<float>& ref) {
 }  // namespace
 
 TEST_CASE("Inception-ResNet-v1: every recorded activation within 1e-4 relative error") {
-    auto st = SafeTensors::open(model("facenet.safetensors"));
+    auto st = SafeTensors::open(model("facenet-synthetic.safetensors"));
     models::InceptionResnetV1<> net(st);
     auto ref = SafeTensors::open(shared("reference/facenet/irv1-synthetic-embeddings.safetensors"));
     Tensor all = nhwc_from_nchw(ref, "input");
@@ -56,7 +56,7 @@ TEST_CASE("Inception-ResNet-v1: every recorded activation within 1e-4 relative e
 }
 
 TEST_CASE("Inception-ResNet-v1: embeddings of all 100 reference crops, cosine >= 0.99999") {
-    auto st = SafeTensors::open(model("facenet.safetensors"));
+    auto st = SafeTensors::open(model("facenet-synthetic.safetensors"));
     auto net = std::make_shared<const models::InceptionResnetV1<>>(st);
     NetEmbedder<models::InceptionResnetV1<>> emb(net, "facenet", &pool());
     auto ref = SafeTensors::open(shared("reference/facenet/irv1-synthetic-embeddings.safetensors"));
@@ -166,11 +166,25 @@ TEST_CASE("end to end: photo -> MTCNN -> alignment -> embedding agrees with the 
         CHECK(c >= 0.999);
     }
     // FaceNet: the 160×160 crops of the same detections against embedding_all (multiface rows 0..5).
-    auto fn = load_embedder("facenet", models_dir(), &pool());
+    auto fn = load_embedder("facenet", models_dir(), &pool(), model("facenet-synthetic.safetensors"), SyntheticWeights::Allow);
     auto fref = SafeTensors::open(shared("reference/facenet/irv1-synthetic-embeddings.safetensors"));
     auto fwant = fref.floats("embedding_all");
     std::vector<Image> crops;
     for (auto& f : faces) crops.push_back(fn->align(photo, f));
     auto fgot = fn->embed(crops);
     for (int k = 0; k < 6; ++k) CHECK(cosine(fgot[k].data(), &fwant[std::size_t(k) * 512], 512) >= 0.99999);
+}
+
+TEST_CASE("weights marked synthetic are refused unless allowed; a missing FaceNet says it is not installed") {
+    const std::string synthetic = model("facenet-synthetic.safetensors");
+    CHECK_THROWS_WITH(load_embedder("facenet", models_dir(), nullptr, synthetic),
+                      (synthetic + ": is a synthetic test checkpoint (irv1-synthetic.pt): its embeddings identify nobody; "
+                                   "convert the real weights (README.md, Weights)").c_str());
+    CHECK(load_embedder("facenet", models_dir(), nullptr, synthetic, SyntheticWeights::Allow)->dim() == 512);
+    CHECK(load_embedder("mobilefacenet", models_dir())->dim() == 192);  // real weights: accepted
+    const std::string empty_dir = temp_path("no-models");
+    CHECK_THROWS_WITH(load_embedder("facenet", empty_dir),
+                      (empty_dir + "/facenet.safetensors: FaceNet is not installed: convert 20180402-114759-vggface2.pt "
+                                   "from the facenet-pytorch releases with weights_converter/convert.py (see README.md, "
+                                   "Weights)").c_str());
 }

@@ -70,7 +70,7 @@ TEST_CASE("converted MTCNN weights have facenet-pytorch's layout") {
 }
 
 TEST_CASE("converted FaceNet checkpoint keeps every upstream tensor but the classifier") {
-    auto st = SafeTensors::open(model("facenet.safetensors"));
+    auto st = SafeTensors::open(model("facenet-synthetic.safetensors"));
     CHECK(st.metadata("architecture") == "inception_resnet_v1");
     // 716 entries upstream, minus logits.weight and logits.bias.
     CHECK(st.tensors().size() == 714);

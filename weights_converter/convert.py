@@ -9,6 +9,7 @@ architecture, the source file and (for TFLite) the operator graph, so the C++ si
 builds the same network.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -52,6 +53,22 @@ def recognise_tflite(graph, what):
     raise ConvertError(f'{what}: unknown TFLite architecture (expected MobileFaceNet tensor names)')
 
 
+# Inception-ResNet-v1 checkpoints: the classifier's size names the training set of facenet-pytorch's releases.
+FACENET_RELEASES = {8631: 'vggface2', 10575: 'casia-webface'}
+# SHA-256 of the synthetic test checkpoint (../shared/models/facenet/irv1-synthetic.pt: the release's layout
+# with seeded random weights). Its embeddings mean nothing; the converted file is marked so that facekit
+# refuses it outside the tests.
+SYNTHETIC_SHA256 = {'f95bbe40c975b245a6bd22e30aab200eec8afc3196981a55b622cc4dd470e7f7': 'irv1-synthetic.pt'}
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
 def convert(path):
     """Returns (architecture, safetensors bytes)."""
     what = str(path)
@@ -62,12 +79,23 @@ def convert(path):
     else:
         tensors = read_checkpoint(path)
         arch = recognise_torch(tensors, what)
+        meta = {}
         if arch == 'inception_resnet_v1':
-            # the classifier of the training set is not part of the embedder; its size varies by release
+            # the classifier of the training set is not part of the embedder; its size names the release
+            logits = tensors.get('logits.weight')  # (dtype, shape, data)
+            classes = logits[1][0] if logits and logits[1] else None
+            if classes in FACENET_RELEASES:
+                meta['trained_on'] = FACENET_RELEASES[classes]
             tensors = {k: v for k, v in tensors.items() if not k.startswith('logits.')}
-        meta = {'order': json.dumps(list(tensors)), 'layout': 'pytorch (conv OIHW, linear OI), row-major'}
-    meta.update({'architecture': arch, 'source': os.path.basename(str(path)), 'format': 'facekit-weights',
+        meta.update({'order': json.dumps(list(tensors)), 'layout': 'pytorch (conv OIHW, linear OI), row-major'})
+    digest = sha256_of(path)
+    synthetic = digest in SYNTHETIC_SHA256
+    meta.update({'architecture': arch, 'source': os.path.basename(str(path)), 'source_sha256': digest,
+                 'synthetic': 'true' if synthetic else 'false', 'format': 'facekit-weights',
                  'format_version': FORMAT_VERSION})
+    if synthetic:
+        meta['synthetic_note'] = ('synthetic test checkpoint (seeded random weights in the release layout): '
+                                  'its embeddings do not identify anyone; for parity tests only')
     return arch, serialize(tensors, meta)
 
 
@@ -75,10 +103,12 @@ def convert(path):
 MODEL_FILES = {
     'pnet': ['pnet.pt'], 'rnet': ['rnet.pt'], 'onet': ['onet.pt'],
     'mobilefacenet': ['MobileFaceNet.tflite'],
-    'facenet': ['20180402-114759-vggface2.pt', '20180408-102900-casia-webface.pt', 'irv1-synthetic.pt'],
+    'facenet': ['20180402-114759-vggface2.pt', '20180408-102900-casia-webface.pt'],
+    # the synthetic checkpoint keeps its own name: tests and benchmarks use it, nobody identifies with it
+    'facenet-synthetic': ['irv1-synthetic.pt'],
 }
-OUTPUT_NAME = {'pnet': 'pnet', 'rnet': 'rnet', 'onet': 'onet', 'mobilefacenet': 'mobilefacenet',
-               'inception_resnet_v1': 'facenet'}
+ARCHITECTURE = {'pnet': 'pnet', 'rnet': 'rnet', 'onet': 'onet', 'mobilefacenet': 'mobilefacenet',
+                'facenet': 'inception_resnet_v1', 'facenet-synthetic': 'inception_resnet_v1'}
 
 
 def convert_models_dir(out_dir, source_dir):
@@ -93,7 +123,7 @@ def convert_models_dir(out_dir, source_dir):
         if src is None:
             continue
         arch, data = convert(src)
-        if OUTPUT_NAME[arch] != model:
+        if ARCHITECTURE[model] != arch:
             raise ConvertError(f'{src}: expected a {model} network, found {arch}')
         dst = os.path.join(out_dir, f'{model}.safetensors')
         write_atomic(dst, data)

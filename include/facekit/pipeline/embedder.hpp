@@ -6,6 +6,7 @@
 // an Embedder holds the scratch memory of its calls, so give each thread its own (clone()).
 #pragma once
 #include <memory>
+#include <sys/stat.h>
 #include <string>
 #include <vector>
 
@@ -121,18 +122,37 @@ private:
     Workspace ws_;
 };
 
-/// "facenet" (weights: facenet.safetensors) or "mobilefacenet" (mobilefacenet.safetensors).
-/// `weights` overrides the file; the pool may be null (single thread).
+/// Whether load_embedder() accepts weights that the converter marked as a synthetic test checkpoint
+/// (`__metadata__` "synthetic": "true"): random weights in a real network's layout, whose embeddings
+/// identify nobody. Only tests and benchmarks, whose results do not depend on the values, allow them.
+enum class SyntheticWeights { Refuse, Allow };
+
+namespace detail {
+inline SafeTensors open_embedder_weights(const std::string& model, const std::string& path, SyntheticWeights synthetic) {
+    struct stat sb {};
+    if (model == "facenet" && ::stat(path.c_str(), &sb) != 0)
+        throw FileError(path, "FaceNet is not installed: convert 20180402-114759-vggface2.pt from the facenet-pytorch "
+                              "releases with weights_converter/convert.py (see README.md, Weights)");
+    SafeTensors st = SafeTensors::open(path);
+    if (synthetic == SyntheticWeights::Refuse && st.metadata("synthetic") == "true")
+        throw FileError(path, "is a synthetic test checkpoint (" + st.metadata("source") +
+                                  "): its embeddings identify nobody; convert the real weights (README.md, Weights)");
+    return st;
+}
+}  // namespace detail
+
+/// "facenet" (weights: facenet.safetensors) or "mobilefacenet" (mobilefacenet.safetensors) from
+/// `models_dir`; `weights` overrides the file. The pool may be null (single thread).
 inline std::unique_ptr<Embedder> load_embedder(const std::string& model, const std::string& models_dir,
-                                               ThreadPool* pool = nullptr, const std::string& weights = "") {
+                                               ThreadPool* pool = nullptr, const std::string& weights = "",
+                                               SyntheticWeights synthetic = SyntheticWeights::Refuse) {
+    const std::string path = weights.empty() ? models_dir + "/" + model + ".safetensors" : weights;
     if (model == "facenet") {
-        auto net = std::make_shared<const models::InceptionResnetV1<>>(
-            SafeTensors::open(weights.empty() ? models_dir + "/facenet.safetensors" : weights));
+        auto net = std::make_shared<const models::InceptionResnetV1<>>(detail::open_embedder_weights(model, path, synthetic));
         return std::make_unique<NetEmbedder<models::InceptionResnetV1<>>>(net, "facenet", pool);
     }
     if (model == "mobilefacenet") {
-        auto net = std::make_shared<const models::MobileFaceNet<>>(
-            SafeTensors::open(weights.empty() ? models_dir + "/mobilefacenet.safetensors" : weights));
+        auto net = std::make_shared<const models::MobileFaceNet<>>(detail::open_embedder_weights(model, path, synthetic));
         return std::make_unique<NetEmbedder<models::MobileFaceNet<>>>(net, "mobilefacenet", pool);
     }
     throw InvalidArgument("unknown model \"" + model + "\" (facenet or mobilefacenet)");
