@@ -103,9 +103,9 @@ inline facekit::Image default_bench_photo() {
 /// A top-k query over `size` random unit vectors, next to a plain read of the same bytes with the same
 /// threads (the physical limit of a brute-force scan).
 inline std::string bench_gallery(const Args& a, int reps, facekit::ThreadPool& pool) {
-    const std::size_t size = std::size_t(a.integer("size", 1000000, 1, 100000000));
-    const int dim = int(a.integer("dim", 192, 1, facekit::Gallery::kMaxDim));
-    const int k = int(a.integer("k", 5, 1, 1000));
+    const std::size_t size = std::size_t(a.integer("size", 1, 100000000));
+    const int dim = int(a.integer("dim", 1, facekit::Gallery::kMaxDim));
+    const int k = int(a.integer("k", 1, 1000));
     const bool int8 = a.flag("int8");
     std::mt19937 rng(42);
     std::normal_distribution<float> nd;
@@ -159,14 +159,31 @@ inline std::string bench_gallery(const Args& a, int reps, facekit::ThreadPool& p
            num(stream_gbps) + ", \"fraction_of_stream\": " + num(gbps / stream_gbps) + "}";
 }
 
+inline const Command kBench = {
+    "bench", "[OPTIONS]", "time the networks, the detector or a gallery query",
+    "Times the forward pass alone on a fixed input after warm-up (the measure of ../shared/peers/bench.sh, so\n"
+    "that the two compare side by side); mtcnn times the whole detector on a photo, gallery one top-k query.\n"
+    "Prints median and minimum milliseconds as JSON.",
+    {{"model", "M", "facenet", "facenet, mobilefacenet, mtcnn or gallery"},
+     {"backend", "B", "xsimd", "xsimd, eigen or scalar"},
+     {"batch", "N", "1", "faces per forward pass (facenet, mobilefacenet)"},
+     {"reps", "N", "100; mtcnn 30; gallery 20", "timed repetitions"},
+     {"image", "FILE", "a 640×480 crop of multiface.png", "mtcnn: the photo to detect on"},
+     {"size", "N", "1000000", "gallery: rows of random unit vectors"},
+     {"dim", "N", "192", "gallery: dimension"},
+     {"k", "K", "5", "gallery: neighbours per query"},
+     {"int8", "", "", "gallery: the int8 store"},
+     {"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+     {"weights", "FILE", "facenet.safetensors, else facenet-synthetic.safetensors", "embedder weights (the values do not matter for timing)"},
+     {"threads", "N", "all cores", "worker threads"}},
+    ""};
+
 inline int cmd_bench(const std::vector<std::string>& argv) {
-    Args a(argv, {"models", "threads", "model", "weights", "batch", "backend", "reps", "image", "size", "dim", "k"}, {"int8"});
-    const std::string model = a.get("model", "facenet");
-    if (model != "facenet" && model != "mobilefacenet" && model != "mtcnn" && model != "gallery")
-        throw UsageError("--model must be facenet, mobilefacenet, mtcnn or gallery");
-    const std::string backend = a.get("backend", "xsimd");
-    if (backend != "xsimd" && backend != "eigen" && backend != "scalar") throw UsageError("--backend must be xsimd, eigen or scalar");
-    const int batch = int(a.integer("batch", 1, 1, 4096));
+    Args a(argv, kBench);
+    if (!a.positional().empty()) throw UsageError("bench takes no positional arguments");
+    const std::string model = a.choice("model", {"facenet", "mobilefacenet", "mtcnn", "gallery"});
+    const std::string backend = a.choice("backend", {"xsimd", "eigen", "scalar"});
+    const int batch = int(a.integer("batch", 1, 4096));
     const int reps = int(a.integer("reps", model == "mtcnn" ? 30 : 100, 1, 1000000));
     auto pool = make_pool(a);
     std::string out;
@@ -183,7 +200,11 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
               : backend == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps, *pool)
                                    : bench_mtcnn<ScalarBackend>(dir, img, reps, *pool);
     } else {
-        const std::string weights = a.get("weights", models_dir(a) + "/" + model + ".safetensors");
+        // timing does not depend on the values: the synthetic FaceNet checkpoint serves when the real one is absent
+        std::string weights = a.get("weights", models_dir(a) + "/" + model + ".safetensors");
+        struct stat sb {};
+        if (!a.has("weights") && model == "facenet" && ::stat(weights.c_str(), &sb) != 0)
+            weights = models_dir(a) + "/facenet-synthetic.safetensors";
         out = backend == "xsimd"   ? bench_embedder<DefaultBackend>(model, weights, batch, reps, *pool)
               : backend == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps, *pool)
                                    : bench_embedder<ScalarBackend>(model, weights, batch, reps, *pool);

@@ -15,29 +15,6 @@
 
 namespace cli {
 
-/// Prints a progress bar on stderr, at most every 1 % (a line per 10 % when stderr is not a terminal).
-class Progress {
-public:
-    Progress(std::string what, std::size_t total) : what_(std::move(what)), total_(total), tty_(::isatty(2)) {}
-    void tick() {
-        const std::size_t done = ++done_;
-        const std::size_t step = std::max<std::size_t>(1, total_ / (tty_ ? 100 : 10));
-        if (done % step != 0 && done != total_) return;
-        std::lock_guard<std::mutex> lock(mutex_);
-        const int bar = int(30 * done / total_);
-        std::fprintf(stderr, "%s%s [%.*s%*s] %zu/%zu%s", tty_ ? "\r" : "", what_.c_str(), bar, "==============================",
-                     30 - bar, "", done, total_, tty_ && done != total_ ? "" : "\n");
-        std::fflush(stderr);
-    }
-
-private:
-    std::string what_;
-    std::size_t total_;
-    bool tty_;
-    std::atomic<std::size_t> done_{0};
-    std::mutex mutex_;
-};
-
 /// The face LFW evaluation uses: nearest the image centre, weighted by size (as facenet's
 /// align_dataset_mtcnn: area − 2 · squared offset of the box centre).
 inline const Detection* central_face(const std::vector<Detection>& faces, const Image& img) {
@@ -63,8 +40,19 @@ inline Detection centred_face(const Image& img) {
     return d;
 }
 
+inline const Command kLfw = {
+    "lfw", "--pairs PAIRS.txt --images DIR [OPTIONS]", "the LFW 10-fold verification protocol",
+    "The LFW verification protocol on the whole pipeline (detect, align, embed): prints accuracy, VAL@FAR,\n"
+    "AUC, EER and the thresholds found, over the folds of PAIRS.txt.",
+    options({{{"pairs", "FILE", "", "the pairs list (pairs.txt)"},
+              {"images", "DIR", "", "the LFW images, DIR/<Name>/<Name>_NNNN.jpg"},
+              {"folds", "N", "the pairs file's", "number of folds"},
+              {"flip", "", "", "add the mirrored crop's embedding (then normalise)"}},
+             kModelOptions}),
+    ""};
+
 inline int cmd_lfw(const std::vector<std::string>& argv) {
-    Args a(argv, {"models", "threads", "model", "weights", "pairs", "images", "folds"}, {"flip"});
+    Args a(argv, kLfw);
     if (!a.has("pairs") || !a.has("images")) throw UsageError("lfw needs --pairs PAIRS.txt and --images DIR");
     if (!a.positional().empty()) throw UsageError("lfw takes no positional arguments");
     const auto t0 = std::chrono::steady_clock::now();
@@ -88,7 +76,8 @@ inline int cmd_lfw(const std::vector<std::string>& argv) {
     const int threads = int(a.integer("threads", int(std::max(1u, std::thread::hardware_concurrency())), 1, 256));
     const std::string dir = models_dir(a);
     auto nets = facekit::models::MtcnnNets<>::load(dir);
-    auto proto = facekit::load_embedder(model_name(a), dir, nullptr, a.get("weights"));
+    auto proto = facekit::load_embedder(model_name(a), dir, nullptr, a.get("weights"),
+                                        a.flag("allow-synthetic") ? facekit::SyntheticWeights::Allow : facekit::SyntheticWeights::Refuse);
     proto->set_options({a.flag("flip"), 16});
     const int dim = proto->dim();
     std::vector<float> emb(paths.size() * std::size_t(dim));
@@ -160,86 +149,77 @@ inline int cmd_lfw(const std::vector<std::string>& argv) {
     return 0;
 }
 
-/// The images named on the command line, directories expanded recursively (sorted).
-inline std::vector<std::string> expand_images(const std::vector<std::string>& args) {
-    namespace fs = std::filesystem;
-    std::vector<std::string> out;
-    for (const std::string& a : args) {
-        std::error_code ec;
-        if (fs::is_directory(a, ec)) {
-            std::vector<std::string> found;
-            for (auto it = fs::recursive_directory_iterator(a, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-                std::string ext = it->path().extension().string();
-                std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-                if (it->is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp"))
-                    found.push_back(it->path().string());
-            }
-            if (ec) throw facekit::FileError(a, "cannot list: " + ec.message());
-            std::sort(found.begin(), found.end());
-            out.insert(out.end(), found.begin(), found.end());
-        } else {
-            out.push_back(a);
-        }
-    }
-    return out;
-}
+inline const Command kCluster = {
+    "cluster", "[OPTIONS] IMAGE_OR_DIR...", "group faces by identity",
+    "Groups faces by identity. Every face is clustered and named IMAGE#i (face i in detect's order); with\n"
+    "--largest only the largest face of each image, named by the image. Prints {\"clusters\", \"noise\"}, and\n"
+    "\"no_face\" for images without a face.",
+    options({{{"algorithm", "A", "dbscan", "dbscan or chinese-whispers"},
+              {"threshold", "T", "0.75 for mobilefacenet, 0.8 for facenet", "largest distance between neighbours"},
+              {"min-samples", "N", "2", "DBSCAN: neighbours that make a core point"},
+              {"largest", "", "", "only the largest face of each image"},
+              {"evaluate", "", "", "score against the truth given by each image's folder (pairwise precision, recall, F1)"},
+              {"flip", "", "", "add the mirrored crop's embedding (then normalise)"}},
+             kModelOptions, kDetectorOptions, kImageOptions}),
+    kManyImagesNote};
 
 inline int cmd_cluster(const std::vector<std::string>& argv) {
-    Args a(argv, {"models", "threads", "model", "weights", "algorithm", "threshold", "min-samples", "min-face",
-                  "thresholds", "factor"},
-           {"flip", "evaluate"});
+    Args a(argv, kCluster);
     if (a.positional().empty()) throw UsageError("cluster needs images or directories");
-    const std::string algorithm = a.get("algorithm", "dbscan");
-    if (algorithm != "dbscan" && algorithm != "chinese-whispers") throw UsageError("--algorithm must be dbscan or chinese-whispers");
+    const std::string algorithm = a.choice("algorithm", {"dbscan", "chinese-whispers"});
     FacePipeline p(a, true);
     const double threshold = a.number("threshold", facekit::eval::default_thresholds(p.embedder->name()).cluster, 0, 4);
-    const auto min_samples = std::size_t(a.integer("min-samples", 2, 1, 1000000));
+    const auto min_samples = std::size_t(a.integer("min-samples", 1, 1000000));
+    const bool largest = a.flag("largest");
     const std::vector<std::string> files = expand_images(a.positional());
-    std::vector<std::string> with_face, no_face;
+    std::vector<std::string> labels_of_faces, no_face;  // "IMAGE#i" (IMAGE with --largest)
+    std::vector<std::string> folder_of_face;            // for --evaluate
     std::vector<float> matrix;
-    Progress progress("cluster", files.size());
+    std::string errors;
+    Failures failures;
+    Progress progress("cluster", files.size(), &failures);
     for (const std::string& f : files) {
-        auto crops = p.crops(facekit::load_image(f), true);
-        progress.tick();
-        if (crops.empty()) {
-            no_face.push_back(f);
-            continue;
+        try {
+            auto crops = p.crops(load(a, f), largest);
+            if (crops.empty()) no_face.push_back(f);
+            auto e = p.embedder->embed(crops);
+            for (std::size_t i = 0; i < e.size(); ++i) {
+                labels_of_faces.push_back(largest ? f : f + "#" + std::to_string(i));
+                folder_of_face.push_back(std::filesystem::path(f).parent_path().string());
+                matrix.insert(matrix.end(), e[i].begin(), e[i].end());
+            }
+        } catch (const std::exception& e) {
+            errors += (errors.empty() ? "" : ", ") + error_entry(f, failures.report(f, e));
         }
-        auto e = p.embedder->embed(crops[0]);
-        with_face.push_back(f);
-        matrix.insert(matrix.end(), e.begin(), e.end());
+        progress.tick();
     }
-    const std::size_t n = with_face.size();
+    const std::size_t n = labels_of_faces.size();
     auto dist = facekit::eval::distance_matrix(matrix.data(), n, p.embedder->dim());
     auto labels = algorithm == "dbscan" ? facekit::eval::dbscan(dist, n, threshold, min_samples)
                                         : facekit::eval::chinese_whispers(dist, n, threshold);
     std::map<int, std::vector<std::string>> clusters;
-    std::vector<std::string> noise = no_face;
-    for (std::size_t i = 0; i < n; ++i) (labels[i] < 0 ? noise : clusters[labels[i]]).push_back(with_face[i]);
+    std::vector<std::string> noise;
+    for (std::size_t i = 0; i < n; ++i) (labels[i] < 0 ? noise : clusters[labels[i]]).push_back(labels_of_faces[i]);
+    auto list = [](const std::vector<std::string>& v) {
+        std::string s = "[";
+        for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + str(v[k]);
+        return s + "]";
+    };
     std::string out = "{\"clusters\": [";
     bool first = true;
-    for (auto& [id, members] : clusters) {
-        out += first ? "[" : ", [";
-        first = false;
-        for (std::size_t k = 0; k < members.size(); ++k) out += (k ? ", " : "") + str(members[k]);
-        out += "]";
-    }
-    out += "], \"noise\": [";
-    for (std::size_t k = 0; k < noise.size(); ++k) out += (k ? ", " : "") + str(noise[k]);
-    out += "]";
-    if (a.flag("evaluate")) {  // truth: the parent directory of each image
+    for (auto& [id, members] : clusters) out += (first ? "" : ", ") + list(members), first = false;
+    out += "], \"noise\": " + list(noise) + ", \"no_face\": " + list(no_face);
+    if (!errors.empty()) out += ", \"errors\": [" + errors + "]";
+    if (a.flag("evaluate")) {  // truth: the folder of each image
         std::map<std::string, int> ids;
         std::vector<int> truth;
-        for (const std::string& f : with_face) {
-            const std::string dir = std::filesystem::path(f).parent_path().string();
-            truth.push_back(ids.emplace(dir, int(ids.size())).first->second);
-        }
+        for (const std::string& dir : folder_of_face) truth.push_back(ids.emplace(dir, int(ids.size())).first->second);
         auto sc = facekit::eval::pairwise_scores(labels, truth);
-        out += ", \"identities\": " + std::to_string(ids.size()) + ", \"images\": " + std::to_string(n) +
+        out += ", \"identities\": " + std::to_string(ids.size()) + ", \"faces\": " + std::to_string(n) +
                ", \"precision\": " + num(sc.precision) + ", \"recall\": " + num(sc.recall) + ", \"f1\": " + num(sc.f1);
     }
     std::cout << out << "}\n";
-    return 0;
+    return failures.exit_status();
 }
 
 }  // namespace cli

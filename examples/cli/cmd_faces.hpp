@@ -1,13 +1,11 @@
 // facekit detect | embed | compare (see ../shared/CLI.md).
 #pragma once
 #include <facekit/core/safetensors_writer.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/draw.hpp>
 #include <facekit/eval/thresholds.hpp>
+#include <facekit/pipeline/detector.hpp>
 #include <facekit/pipeline/embedder.hpp>
 
 #include <iostream>
-#include <sys/stat.h>
 
 #include "common.hpp"
 
@@ -18,7 +16,7 @@ using facekit::Image;
 
 inline facekit::DetectorOptions detector_options(const Args& a) {
     facekit::DetectorOptions o;
-    o.min_face = int(a.integer("min-face", 20, 1, 100000));
+    o.min_face = int(a.integer("min-face", 1, 100000));
     if (a.has("thresholds")) {
         std::string t = a.get("thresholds");
         std::size_t start = 0;
@@ -29,7 +27,7 @@ inline facekit::DetectorOptions detector_options(const Args& a) {
             start = comma + 1;
         }
     }
-    o.factor = a.number("factor", 0.709, 1e-3, 0.999);
+    o.factor = a.number("factor", 1e-3, 0.999);
     return o;
 }
 
@@ -39,14 +37,20 @@ struct FacePipeline {
     std::unique_ptr<facekit::Detector<>> detector;
     std::unique_ptr<facekit::Embedder> embedder;
 
-    FacePipeline(const Args& a, bool need_detector) : pool(make_pool(a)) {
+    /// The embedder `model` (commands working on a gallery take the gallery's), with its detector unless
+    /// the inputs are aligned crops already.
+    FacePipeline(const Args& a, const std::string& model, bool need_detector) : pool(make_pool(a)) {
         const std::string dir = models_dir(a);
         if (need_detector)
             detector = std::make_unique<facekit::Detector<>>(facekit::models::MtcnnNets<>::load(dir), detector_options(a), pool.get());
-        embedder = facekit::load_embedder(model_name(a), dir, pool.get(), a.get("weights"));
-        embedder->set_options({a.flag("flip"), 8});
+        embedder = facekit::load_embedder(model, dir, pool.get(), a.get("weights"),
+                                          a.flag("allow-synthetic") ? facekit::SyntheticWeights::Allow
+                                                                    : facekit::SyntheticWeights::Refuse);
+        embedder->set_options({a.declares("flip") && a.flag("flip"), 8});
     }
-    /// The aligned crops of every face in `photo` (or only the largest); empty when none was found.
+    FacePipeline(const Args& a, bool need_detector) : FacePipeline(a, model_name(a), need_detector) {}
+
+    /// Every face in `photo` (or only the largest), in detect's order, with its aligned crop.
     std::vector<Image> crops(const Image& photo, bool largest, std::vector<Detection>* faces = nullptr) {
         std::vector<Detection> found = detector->detect(photo);
         if (largest && found.size() > 1) found.resize(1);
@@ -57,38 +61,69 @@ struct FacePipeline {
     }
 };
 
+inline const Command kDetect = {
+    "detect", "[OPTIONS] IMAGE...", "find faces: boxes, scores, landmarks",
+    "Finds faces with MTCNN; prints each image's size and its faces' boxes, scores and five landmarks as JSON\n"
+    "(pixel coordinates; largest box first).",
+    options({{{"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+              {"threads", "N", "all cores", "worker threads"}},
+             kDetectorOptions, kDrawOptions, kImageOptions}),
+    kManyImagesNote};
+
 inline int cmd_detect(const std::vector<std::string>& argv) {
-    Args a(argv, {"models", "threads", "min-face", "thresholds", "factor", "draw"}, {});
+    Args a(argv, kDetect);
     if (a.positional().empty()) throw UsageError("detect needs at least one IMAGE");
     auto pool = make_pool(a);
     facekit::Detector<> det(facekit::models::MtcnnNets<>::load(models_dir(a)), detector_options(a), pool.get());
-    const std::string draw = draw_dir(a);
+    Drawings drawings(a);
+    const auto files = expand_images(a.positional());
+    Failures failures;
+    Progress progress("detect", files.size(), &failures);
     std::string out = "[";
-    for (std::size_t i = 0; i < a.positional().size(); ++i) {
-        const std::string& path = a.positional()[i];
-        Image img = facekit::load_image(path);
-        auto faces = det.detect(img);
-        out += (i ? ",\n " : "") + std::string("{\"image\": ") + str(path) + ", \"width\": " + std::to_string(img.width) +
-               ", \"height\": " + std::to_string(img.height) + ", \"faces\": [";
-        for (std::size_t k = 0; k < faces.size(); ++k) out += (k ? ",\n    " : "\n    ") + face_json(faces[k]);
-        out += "]}";
-        if (!draw.empty()) {
-            for (const Detection& d : faces) facekit::draw_detection(img, d);
-            facekit::save_png(img, draw + "/" + stem(path) + ".png");
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const std::string& path = files[i];
+        out += i ? ",\n " : "";
+        try {
+            Image img = load(a, path);
+            auto faces = det.detect(img);
+            std::string entry = "{\"image\": " + str(path) + ", \"width\": " + std::to_string(img.width) +
+                                ", \"height\": " + std::to_string(img.height) + ", \"faces\": [";
+            for (std::size_t k = 0; k < faces.size(); ++k) entry += (k ? ",\n    " : "\n    ") + face_json(faces[k]);
+            if (drawings.enabled()) {
+                for (const Detection& d : faces) facekit::draw_labelled_detection(img, d, num_fixed(d.score, 3), {0, 200, 0});
+                drawings.save(img, path);
+            }
+            out += entry + "]}";
+        } catch (const std::exception& e) {
+            out += error_entry(path, failures.report(path, e));
         }
+        progress.tick();
     }
     std::cout << out << "]\n";
-    return 0;
+    return failures.exit_status();
 }
 
+inline const Command kEmbed = {
+    "embed", "[OPTIONS] IMAGE...", "embeddings of every face (JSON lines or safetensors)",
+    "Prints the L2-normalised embedding of every face (JSON lines {\"image\", \"face\", \"embedding\"}), or\n"
+    "writes them into a safetensors file (--out: \"embeddings\" N×D and __metadata__ \"rows\" [image, face]).",
+    options({{{"aligned", "", "", "the images are aligned crops of the model's input size: no detection"},
+              {"largest", "", "", "only the largest face of each image"},
+              {"flip", "", "", "add the mirrored crop's embedding (then normalise)"},
+              {"out", "FILE", "", "write a safetensors file instead of JSON lines"}},
+             kModelOptions, kDetectorOptions, kImageOptions}),
+    kManyImagesNote};
+
 inline int cmd_embed(const std::vector<std::string>& argv) {
-    Args a(argv, {"models", "threads", "model", "weights", "out", "min-face", "thresholds", "factor"},
-           {"aligned", "largest", "flip"});
+    Args a(argv, kEmbed);
     if (a.positional().empty()) throw UsageError("embed needs at least one IMAGE");
     FacePipeline p(a, !a.flag("aligned"));
+    const int dim = p.embedder->dim(), size = p.embedder->input_size();
+    const auto files = expand_images(a.positional());
+    Failures failures;
+    Progress progress("embed", files.size(), &failures);
     std::vector<std::pair<std::string, int>> rows;
     std::vector<float> matrix;
-    const int dim = p.embedder->dim();
     // Aligned crops are embedded in batches of kBatch across images (the engine is faster per face on a
     // batch); detected faces, image by image.
     constexpr std::size_t kBatch = 8;
@@ -100,31 +135,36 @@ inline int cmd_embed(const std::vector<std::string>& argv) {
         for (std::size_t f = 0; f < embeddings.size(); ++f) {
             rows.push_back(pending_rows[f]);
             matrix.insert(matrix.end(), embeddings[f].begin(), embeddings[f].end());
-            if (!a.has("out")) {
-                std::string line = "{\"image\": " + str(pending_rows[f].first) + ", \"face\": " +
-                                   std::to_string(pending_rows[f].second) + ", \"embedding\": [";
-                for (int d = 0; d < dim; ++d) line += (d ? "," : "") + num(embeddings[f][std::size_t(d)]);
-                std::cout << line << "]}\n";
-            }
+            if (a.has("out")) continue;
+            std::string line = "{\"image\": " + str(pending_rows[f].first) + ", \"face\": " +
+                               std::to_string(pending_rows[f].second) + ", \"embedding\": [";
+            for (int d = 0; d < dim; ++d) line += (d ? "," : "") + num(embeddings[f][std::size_t(d)]);
+            std::cout << line << "]}\n";
         }
         pending.clear();
         pending_rows.clear();
     };
-    for (const std::string& path : a.positional()) {
-        Image img = facekit::load_image(path);
-        if (a.flag("aligned")) {
-            if (img.width != p.embedder->input_size() || img.height != p.embedder->input_size())
-                throw facekit::FileError(path, "is " + std::to_string(img.width) + "×" + std::to_string(img.height) +
-                                                   ", not an aligned " + std::to_string(p.embedder->input_size()) + "² crop");
-            pending.push_back(std::move(img));
-            pending_rows.emplace_back(path, 0);
-            if (pending.size() == kBatch) flush();
-            continue;
+    for (const std::string& path : files) {
+        try {
+            Image img = load(a, path);
+            if (a.flag("aligned")) {
+                if (img.width != size || img.height != size)
+                    throw facekit::FileError(path, "is " + std::to_string(img.width) + "×" + std::to_string(img.height) +
+                                                       ", not an aligned " + std::to_string(size) + "² crop");
+                pending.push_back(std::move(img));
+                pending_rows.emplace_back(path, 0);
+                if (pending.size() == kBatch) flush();
+            } else {
+                std::vector<Image> crops = p.crops(img, a.flag("largest"));
+                for (std::size_t f = 0; f < crops.size(); ++f) pending_rows.emplace_back(path, int(f));
+                pending = std::move(crops);
+                flush();
+            }
+        } catch (const std::exception& e) {
+            const std::string message = failures.report(path, e);
+            if (!a.has("out")) std::cout << error_entry(path, message) << "\n";
         }
-        std::vector<Image> crops = p.crops(img, a.flag("largest"));
-        for (std::size_t f = 0; f < crops.size(); ++f) pending_rows.emplace_back(path, int(f));
-        pending = std::move(crops);
-        flush();
+        progress.tick();
     }
     flush();
     if (a.has("out")) {
@@ -135,18 +175,27 @@ inline int cmd_embed(const std::vector<std::string>& argv) {
         facekit::write_safetensors(a.get("out"), {{"embeddings", {std::int64_t(rows.size()), dim}, matrix.data()}},
                                    {{"model", p.embedder->name()}, {"rows", rows_json}});
     }
-    return 0;
+    return failures.exit_status();
 }
 
+inline const Command kCompare = {
+    "compare", "[OPTIONS] IMAGE_A IMAGE_B", "distance between the largest faces of two images",
+    "Compares the largest face of two images: prints their squared distance (unit embeddings, 0 to 4) and\n"
+    "whether it is within the threshold (\"same\").",
+    options({{{"threshold", "T", "1.26 for mobilefacenet, 1.1 for facenet", "largest distance that counts as the same person"},
+              {"flip", "", "", "add the mirrored crop's embedding (then normalise)"}},
+             kModelOptions, kDetectorOptions, kImageOptions}),
+    ""};
+
 inline int cmd_compare(const std::vector<std::string>& argv) {
-    Args a(argv, {"models", "threads", "model", "weights", "threshold", "min-face", "thresholds", "factor"}, {"flip"});
+    Args a(argv, kCompare);
     if (a.positional().size() != 2) throw UsageError("compare needs exactly two images: IMAGE_A IMAGE_B");
     FacePipeline p(a, true);
     const double threshold = a.number("threshold", facekit::eval::default_thresholds(model_name(a)).verify, 0, 4);
     facekit::Embedding e[2];
     for (int i = 0; i < 2; ++i) {
         const std::string& path = a.positional()[std::size_t(i)];
-        auto crops = p.crops(facekit::load_image(path), true);
+        auto crops = p.crops(load(a, path), true);
         if (crops.empty()) throw facekit::FileError(path, "no face found");
         e[i] = p.embedder->embed(crops[0]);
     }

@@ -6,102 +6,185 @@
 
 namespace cli {
 
+inline const Option kGalleryOption = {"gallery", "FILE", "", "the gallery file (required)"};
+
+inline const Command kGalleryEnroll = {
+    "gallery enroll", "--gallery FILE [OPTIONS] (NAME IMAGE... | --from-dir DB/)", "add people to a gallery (NAME IMAGE..., or --from-dir)",
+    "Adds the largest face of each image under NAME, or every subfolder of DB as one person named after it\n"
+    "(the layout of face_recognition and deepface). Creates FILE, recording the model, if it does not exist;\n"
+    "an existing gallery's model is used. Prints a JSON summary of what was enrolled and what was skipped.",
+    options({{kGalleryOption,
+              {"from-dir", "DB", "", "enrol every subfolder of DB (its images, recursively) under the folder's name"},
+              {"int8", "", "", "store a new gallery's embeddings as int8 (a quarter of the memory)"},
+              {"flip", "", "", "add the mirrored crop's embedding (then normalise)"}},
+             kModelOptions, kDetectorOptions, kImageOptions}),
+    "An image that cannot be read, or has no face, is skipped with a warning; the others are enrolled and the\n"
+    "exit status is 1. The gallery is saved once, at the end."};
+
+inline const Command kGalleryIdentify = {
+    "gallery identify", "--gallery FILE [OPTIONS] IMAGE...", "name the faces of images against a gallery",
+    "Identifies every face of each image: the k nearest enrolled embeddings within the threshold vote, the\n"
+    "identity with most votes wins (ties: the nearest); \"name\" is null when no neighbour is within the\n"
+    "threshold. \"candidates\" lists the nearest identities whatever their distance.",
+    options({{kGalleryOption, {"k", "K", "5", "neighbours that may vote"},
+              {"threshold", "T", "1.12 for mobilefacenet, 1.0 for facenet", "largest distance at which a neighbour votes"},
+              {"flip", "", "", "add the mirrored crop's embedding (then normalise)"},
+              {"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+              {"weights", "FILE", "", "embedder weights file (the gallery's model), instead of the models directory's"},
+              {"allow-synthetic", "", "", "accept weights marked as a synthetic test checkpoint (tests only)"},
+              {"threads", "N", "all cores", "worker threads"}},
+             kDetectorOptions, kDrawOptions, kImageOptions}),
+    kManyImagesNote};
+
+inline const Command kGalleryList = {"gallery list", "--gallery FILE", "the identities of a gallery",
+                                     "Prints the gallery's model, dimension and identities with their embedding counts.",
+                                     {kGalleryOption}, ""};
+inline const Command kGalleryRemove = {"gallery remove", "--gallery FILE NAME", "remove an identity from a gallery",
+                                       "Removes the identity NAME and all its embeddings.", {kGalleryOption}, ""};
+
+namespace detail {
 inline bool file_exists(const std::string& p) {
     struct stat sb {};
     return ::stat(p.c_str(), &sb) == 0;
 }
+inline std::string require_gallery(const Args& a) {
+    if (!a.has("gallery")) throw UsageError(a.command().name + " needs --gallery FILE");
+    return a.get("gallery");
+}
+}  // namespace detail
 
-inline int cmd_gallery(const std::vector<std::string>& argv_in) {
-    if (argv_in.empty()) throw UsageError("gallery needs a subcommand: enroll, identify, list or remove");
-    const std::string sub = argv_in[0];
-    const std::vector<std::string> argv(argv_in.begin() + 1, argv_in.end());
-    if (sub == "list") {
-        Args a(argv, {"gallery"}, {});
-        if (!a.has("gallery") || !a.positional().empty()) throw UsageError("gallery list --gallery FILE");
-        facekit::Gallery g = facekit::load_gallery(a.get("gallery"));
-        std::string out = "{\"model\": " + str(g.model()) + ", \"dim\": " + std::to_string(g.dim()) + ", \"identities\": [";
-        auto ids = g.list();
-        for (std::size_t i = 0; i < ids.size(); ++i)
-            out += (i ? ", " : "") + std::string("{\"name\": ") + str(ids[i].first) + ", \"count\": " + std::to_string(ids[i].second) + "}";
-        std::cout << out << "]}\n";
-        return 0;
+inline int cmd_gallery_list(const Args& a) {
+    if (!a.positional().empty()) throw UsageError("gallery list takes no positional arguments");
+    facekit::Gallery g = facekit::load_gallery(detail::require_gallery(a));
+    std::string out = "{\"model\": " + str(g.model()) + ", \"dim\": " + std::to_string(g.dim()) + ", \"identities\": [";
+    auto ids = g.list();
+    for (std::size_t i = 0; i < ids.size(); ++i)
+        out += (i ? ", " : "") + std::string("{\"name\": ") + str(ids[i].first) + ", \"count\": " + std::to_string(ids[i].second) + "}";
+    std::cout << out << "]}\n";
+    return 0;
+}
+
+inline int cmd_gallery_remove(const Args& a) {
+    const std::string file = detail::require_gallery(a);
+    if (a.positional().size() != 1) throw UsageError("gallery remove needs exactly one NAME");
+    facekit::Gallery g = facekit::load_gallery(file);
+    if (!g.remove(a.positional()[0])) throw facekit::FileError(file, "has no identity named \"" + one_line(a.positional()[0]) + "\"");
+    facekit::save_gallery(g, file);
+    return 0;
+}
+
+inline int cmd_gallery_enroll(const Args& a) {
+    const std::string file = detail::require_gallery(a);
+    // (person, image) pairs to enrol
+    std::vector<std::pair<std::string, std::string>> todo;
+    if (a.has("from-dir")) {
+        if (!a.positional().empty()) throw UsageError("gallery enroll takes either NAME IMAGE... or --from-dir DB, not both");
+        const std::string db = a.get("from-dir");
+        std::error_code ec;
+        if (!std::filesystem::is_directory(db, ec)) throw facekit::FileError(db, "is not a folder");
+        std::vector<std::string> people;
+        for (auto it = std::filesystem::directory_iterator(db, ec); !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+            if (it->is_directory(ec)) people.push_back(it->path().filename().string());
+        if (ec) throw facekit::FileError(db, "cannot list: " + ec.message());
+        std::sort(people.begin(), people.end());
+        for (const std::string& person : people)
+            for (const std::string& img : images_in(db + "/" + person)) todo.emplace_back(person, img);
+        if (todo.empty()) throw facekit::FileError(db, "has no subfolder with images (expected DB/<name>/<photos>)");
+    } else {
+        if (a.positional().size() < 2) throw UsageError("gallery enroll needs NAME IMAGE... (or --from-dir DB)");
+        for (const std::string& img : expand_images({a.positional().begin() + 1, a.positional().end()}))
+            todo.emplace_back(a.positional()[0], img);
     }
-    if (sub == "remove") {
-        Args a(argv, {"gallery"}, {});
-        if (!a.has("gallery") || a.positional().size() != 1) throw UsageError("gallery remove --gallery FILE NAME");
-        facekit::Gallery g = facekit::load_gallery(a.get("gallery"));
-        if (!g.remove(a.positional()[0]))
-            throw facekit::FileError(a.get("gallery"), "has no identity named \"" + a.positional()[0] + "\"");
-        facekit::save_gallery(g, a.get("gallery"));
-        return 0;
+    std::unique_ptr<facekit::Gallery> g;
+    std::string model = model_name(a);
+    if (detail::file_exists(file)) {
+        g = std::make_unique<facekit::Gallery>(facekit::load_gallery(file));
+        if (a.has("model") && a.get("model") != g->model())
+            throw facekit::FileError(file, "holds " + g->model() + " embeddings, not " + a.get("model"));
+        model = g->model();
     }
-    if (sub == "enroll") {
-        Args a(argv, {"gallery", "models", "threads", "model", "weights", "min-face", "thresholds", "factor"}, {"int8", "flip"});
-        if (!a.has("gallery") || a.positional().size() < 2) throw UsageError("gallery enroll --gallery FILE NAME IMAGE...");
-        const std::string file = a.get("gallery");
-        std::unique_ptr<facekit::Gallery> g;
-        std::vector<std::string> args = argv;
-        if (file_exists(file)) {
-            g = std::make_unique<facekit::Gallery>(facekit::load_gallery(file));
-            if (a.has("model") && a.get("model") != g->model())
-                throw facekit::FileError(file, "holds " + g->model() + " embeddings, not " + a.get("model"));
-            args.push_back("--model=" + g->model());
-        }
-        Args b(args, {"gallery", "models", "threads", "model", "weights", "min-face", "thresholds", "factor"}, {"int8", "flip"});
-        FacePipeline p(b, true);
-        if (!g)
-            g = std::make_unique<facekit::Gallery>(p.embedder->name(), p.embedder->dim(),
-                                                   a.flag("int8") ? facekit::Gallery::Store::Int8 : facekit::Gallery::Store::Float);
-        const std::string& name = a.positional()[0];
-        for (std::size_t i = 1; i < a.positional().size(); ++i) {
-            const std::string& path = a.positional()[i];
-            auto crops = p.crops(facekit::load_image(path), true);
+    FacePipeline p(a, model, true);
+    if (!g)
+        g = std::make_unique<facekit::Gallery>(p.embedder->name(), p.embedder->dim(),
+                                               a.flag("int8") ? facekit::Gallery::Store::Int8 : facekit::Gallery::Store::Float);
+    Failures failures;
+    Progress progress("enroll", todo.size(), &failures);
+    std::map<std::string, int> enrolled;  // person → images enrolled
+    std::vector<std::string> order;       // persons in enrolment order
+    std::string skipped;
+    for (const auto& [person, path] : todo) {
+        try {
+            auto crops = p.crops(load(a, path), true);
             if (crops.empty()) throw facekit::FileError(path, "no face found");
-            g->enroll(name, p.embedder->embed(crops[0]));
+            g->enroll(person, p.embedder->embed(crops[0]));
+            if (enrolled[person]++ == 0) order.push_back(person);
+        } catch (const std::exception& e) {
+            const std::string message = failures.report(path, e);
+            skipped += (skipped.empty() ? "" : ", ") + std::string("{\"name\": ") + str(person) + ", \"image\": " + str(path) +
+                       ", \"error\": " + str(message) + "}";
         }
-        facekit::save_gallery(*g, file);
-        return 0;
+        progress.tick();
     }
-    if (sub == "identify") {
-        Args a(argv, {"gallery", "models", "threads", "weights", "k", "threshold", "draw", "min-face", "thresholds", "factor"},
-               {"flip"});
-        if (!a.has("gallery") || a.positional().empty()) throw UsageError("gallery identify --gallery FILE IMAGE...");
-        facekit::Gallery g = facekit::load_gallery(a.get("gallery"));
-        std::vector<std::string> args = argv;
-        args.push_back("--model=" + g.model());
-        Args b(args, {"gallery", "models", "threads", "model", "weights", "k", "threshold", "draw", "min-face", "thresholds", "factor"},
-               {"flip"});
-        FacePipeline p(b, true);
-        if (p.embedder->dim() != g.dim()) throw facekit::FileError(a.get("gallery"), "dimension does not match the model");
-        const int k = int(a.integer("k", 5, 1, 1000));
-        const float threshold = float(a.number("threshold", facekit::eval::default_thresholds(g.model()).identify, 0, 4));
-        const std::string draw = draw_dir(a);
-        std::string out = "[";
-        for (std::size_t i = 0; i < a.positional().size(); ++i) {
-            const std::string& path = a.positional()[i];
-            Image img = facekit::load_image(path);
+    if (!order.empty()) facekit::save_gallery(*g, file);
+    std::string list;
+    int images = 0;
+    for (const std::string& person : order) {
+        list += (list.empty() ? "" : ", ") + std::string("{\"name\": ") + str(person) + ", \"images\": " + std::to_string(enrolled[person]) + "}";
+        images += enrolled[person];
+    }
+    std::cout << "{\"gallery\": " << str(file) << ", \"model\": " << str(g->model()) << ", \"enrolled\": [" << list
+              << "], \"skipped\": [" << skipped << "], \"identities\": " << g->identities() << ", \"embeddings\": " << g->size() << "}\n";
+    std::fprintf(stderr, "facekit: enrolled %d image%s of %zu %s, skipped %d; %s now holds %zu identities, %zu embeddings\n",
+                 images, images == 1 ? "" : "s", order.size(), order.size() == 1 ? "person" : "people", failures.count(),
+                 one_line(file).c_str(), g->identities(), g->size());
+    return failures.exit_status();
+}
+
+inline int cmd_gallery_identify(const Args& a) {
+    const std::string file = detail::require_gallery(a);
+    if (a.positional().empty()) throw UsageError("gallery identify needs at least one IMAGE");
+    facekit::Gallery g = facekit::load_gallery(file);
+    if (g.model() != "facenet" && g.model() != "mobilefacenet")
+        throw facekit::FileError(file, "records the model \"" + one_line(g.model()) + "\", which this build does not know");
+    FacePipeline p(a, g.model(), true);
+    if (p.embedder->dim() != g.dim()) throw facekit::FileError(file, "dimension does not match the model");
+    const int k = int(a.integer("k", 1, 1000));
+    const float threshold = float(a.number("threshold", facekit::eval::default_thresholds(g.model()).identify, 0, 4));
+    Drawings drawings(a);
+    const auto files = expand_images(a.positional());
+    Failures failures;
+    Progress progress("identify", files.size(), &failures);
+    std::string out = "[";
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const std::string& path = files[i];
+        out += i ? ",\n " : "";
+        try {
+            Image img = load(a, path);
             std::vector<Detection> faces;
             auto crops = p.crops(img, false, &faces);
             auto embeddings = p.embedder->embed(crops);
-            out += (i ? ",\n " : "") + std::string("{\"image\": ") + str(path) + ", \"faces\": [";
+            std::string entry = "{\"image\": " + str(path) + ", \"faces\": [";
             for (std::size_t f = 0; f < faces.size(); ++f) {
                 auto r = g.search(embeddings[f], k, threshold, p.pool.get());
-                out += (f ? ",\n    " : "\n    ") + std::string("{\"box\": ") + box_json(faces[f].box) +
-                       ", \"name\": " + (r.name ? str(*r.name) : "null") + ", \"distance\": " + num(r.distance) + ", \"candidates\": [";
+                entry += (f ? ",\n    " : "\n    ") + std::string("{\"box\": ") + box_json(faces[f].box) +
+                         ", \"name\": " + (r.name ? str(*r.name) : "null") + ", \"distance\": " + num(r.distance) + ", \"candidates\": [";
                 for (std::size_t c = 0; c < r.candidates.size(); ++c)
-                    out += (c ? ", " : "") + std::string("{\"name\": ") + str(r.candidates[c].name) +
-                           ", \"distance\": " + num(r.candidates[c].distance) + "}";
-                out += "]}";
-                if (!draw.empty())
-                    facekit::draw_detection(img, faces[f], r.name ? facekit::Rgb{0, 220, 0} : facekit::Rgb{230, 40, 40});
+                    entry += (c ? ", " : "") + std::string("{\"name\": ") + str(r.candidates[c].name) +
+                             ", \"distance\": " + num(r.candidates[c].distance) + "}";
+                entry += "]}";
+                if (drawings.enabled())
+                    facekit::draw_labelled_detection(img, faces[f], (r.name ? *r.name : "unknown") + " " + num_fixed(r.distance, 2),
+                                                     r.name ? facekit::Rgb{0, 170, 0} : facekit::Rgb{220, 30, 30});
             }
-            out += "]}";
-            if (!draw.empty()) facekit::save_png(img, draw + "/" + stem(path) + ".png");
+            if (drawings.enabled()) drawings.save(img, path);
+            out += entry + "]}";
+        } catch (const std::exception& e) {
+            out += error_entry(path, failures.report(path, e));
         }
-        std::cout << out << "]\n";
-        return 0;
+        progress.tick();
     }
-    throw UsageError("unknown gallery subcommand \"" + sub + "\" (enroll, identify, list, remove)");
+    std::cout << out << "]\n";
+    return failures.exit_status();
 }
 
 }  // namespace cli

@@ -1,5 +1,8 @@
 // facekit: the command-line tool (contract: ../shared/CLI.md).
-// Exit status: 0 success; 1 runtime error (one line on stderr, "facekit: error: …"); 2 usage error.
+// Exit status: 0 success; 1 runtime error (one line on stderr, "facekit: error: …", or after a batch in
+// which some image failed); 2 usage error.
+#include <facekit/version.hpp>
+
 #include <iostream>
 #include <string>
 #include <vector>
@@ -11,71 +14,101 @@
 
 namespace {
 
-const char* kUsage = R"(usage: facekit COMMAND [OPTIONS] ...
+struct Entry {
+    const cli::Command* command;
+    int (*run)(const std::vector<std::string>&);
+};
 
-commands:
-  detect   [--min-face 20] [--thresholds 0.6,0.7,0.7] [--factor 0.709] [--draw DIR] IMAGE...
-  embed    [--model M] [--aligned] [--largest] [--flip] [--out FILE.safetensors] IMAGE...
-  compare  [--model M] [--threshold T] IMAGE_A IMAGE_B
-  gallery enroll   --gallery FILE [--model M] [--int8] NAME IMAGE...
-  gallery identify --gallery FILE [--k 5] [--threshold T] [--draw DIR] IMAGE...
-  gallery list     --gallery FILE
-  gallery remove   --gallery FILE NAME
-  cluster  [--algorithm dbscan|chinese-whispers] [--threshold T] [--min-samples 2] [--evaluate] IMAGE_OR_DIR...
-  lfw      --pairs PAIRS.txt --images DIR [--model M] [--flip] [--folds 10]
-  bench    [--model facenet|mobilefacenet|mtcnn|gallery] [--batch 1] [--backend xsimd|eigen|scalar] [--reps 100] [--image FILE]
-           gallery: [--size 1000000] [--dim 192] [--int8] [--k 5]
+template <int (*F)(const cli::Args&), const cli::Command* C>
+int gallery_sub(const std::vector<std::string>& argv) {
+    return F(cli::Args(argv, *C));
+}
 
-common options:
-  --models DIR     converted weights (default: $FACEKIT_MODELS, else the set-up's build/models)
-  --model M        facenet or mobilefacenet (default mobilefacenet; bench: facenet)
-  --weights FILE   weights file overriding the models directory's
-  --threads N      worker threads (default: all cores)
+const std::vector<Entry>& commands() {
+    static const std::vector<Entry> all = {
+        {&cli::kDetect, cli::cmd_detect},
+        {&cli::kEmbed, cli::cmd_embed},
+        {&cli::kCompare, cli::cmd_compare},
+        {&cli::kGalleryEnroll, gallery_sub<cli::cmd_gallery_enroll, &cli::kGalleryEnroll>},
+        {&cli::kGalleryIdentify, gallery_sub<cli::cmd_gallery_identify, &cli::kGalleryIdentify>},
+        {&cli::kGalleryList, gallery_sub<cli::cmd_gallery_list, &cli::kGalleryList>},
+        {&cli::kGalleryRemove, gallery_sub<cli::cmd_gallery_remove, &cli::kGalleryRemove>},
+        {&cli::kCluster, cli::cmd_cluster},
+        {&cli::kLfw, cli::cmd_lfw},
+        {&cli::kBench, cli::cmd_bench},
+    };
+    return all;
+}
 
-`facekit COMMAND --help` shows one command.
-)";
-
-int help(const std::string& cmd) {
-    const std::string u = kUsage;
-    const auto at = u.find("  " + cmd + " ");
-    if (at == std::string::npos) {
-        std::cout << kUsage;
-    } else {
-        std::cout << "usage: facekit" << u.substr(at + 1, u.find('\n', at) - at - 1) << "\n\n"
-                  << u.substr(u.find("common options:"));
+std::string overview() {
+    std::string s = "usage: facekit COMMAND [OPTIONS] ...\n\nface detection, alignment and recognition (facekit " FACEKIT_VERSION_STRING
+                    ")\n\ncommands:\n";
+    for (const Entry& e : commands()) {
+        std::string left = "  " + e.command->name;
+        left.resize(20, ' ');
+        s += left + e.command->brief + "\n";
     }
-    return 0;
+    return s + "\n`facekit COMMAND --help` lists a command's options and their defaults; `facekit --version` prints the version.\n";
+}
+
+std::string gallery_overview() {
+    std::string s;
+    for (const Entry& e : commands())
+        if (e.command->name.rfind("gallery ", 0) == 0) s += "usage: facekit " + e.command->name + " " + e.command->synopsis + "\n";
+    return s + "\n`facekit gallery SUBCOMMAND --help` lists a subcommand's options and their defaults.\n";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
-    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
-        std::cout << kUsage;
-        return args.empty() ? 2 : 0;
+    if (args.empty()) {
+        std::cerr << overview();
+        return 2;
     }
-    const std::string cmd = args[0];
+    if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << overview();
+        return 0;
+    }
+    if (args[0] == "--version") {
+        std::cout << "facekit " FACEKIT_VERSION_STRING "\n";
+        return 0;
+    }
+    // "gallery enroll" and its siblings are commands of two words
+    std::string name = args[0];
     args.erase(args.begin());
-    for (const std::string& a : args)
-        if (a == "--help" || a == "-h") return help(cmd);
+    if (name == "gallery" && !args.empty() && args[0].rfind("--", 0) != 0) {
+        name += " " + args[0];
+        args.erase(args.begin());
+    }
+    const Entry* entry = nullptr;
+    for (const Entry& e : commands())
+        if (e.command->name == name) entry = &e;
+    for (const std::string& a : args) {
+        if (a == "--") break;
+        if (a == "--help" || a == "-h") {
+            if (entry) std::cout << cli::help_text(*entry->command);
+            else if (name == "gallery") std::cout << gallery_overview();
+            else break;  // an unknown command: its usage error below
+            return 0;
+        }
+    }
     try {
-        if (cmd == "detect") return cli::cmd_detect(args);
-        if (cmd == "embed") return cli::cmd_embed(args);
-        if (cmd == "compare") return cli::cmd_compare(args);
-        if (cmd == "bench") return cli::cmd_bench(args);
-        if (cmd == "lfw") return cli::cmd_lfw(args);
-        if (cmd == "gallery") return cli::cmd_gallery(args);
-        if (cmd == "cluster") return cli::cmd_cluster(args);
-        throw cli::UsageError("unknown command \"" + cmd + "\"");
+        if (!entry) {
+            if (name == "gallery" || name.rfind("gallery ", 0) == 0)
+                throw cli::UsageError("gallery needs a subcommand: enroll, identify, list or remove");
+            throw cli::UsageError("unknown command \"" + cli::one_line(name) + "\"");
+        }
+        return entry->run(args);
     } catch (const cli::UsageError& e) {
-        std::cerr << "facekit: usage error: " << e.what() << " (see facekit --help)\n";
+        std::cerr << "facekit: usage error: " << e.what() << " (see facekit " << (entry ? entry->command->name + " " : "")
+                  << "--help)\n";
         return 2;
     } catch (const std::bad_alloc&) {
         std::cerr << "facekit: error: out of memory\n";
         return 1;
     } catch (const std::exception& e) {
-        std::cerr << "facekit: error: " << e.what() << "\n";
+        std::cerr << "facekit: error: " << cli::one_line(e.what()) << "\n";
         return 1;
     }
 }

@@ -245,10 +245,32 @@ private:
 };
 
 namespace json {
-/// Appends s as a JSON string literal.
+namespace detail {
+/// The length (2–4) of the well-formed UTF-8 sequence starting at s[i], or 0 when it is not one
+/// (overlong forms, surrogates and code points past U+10FFFF are not well-formed).
+inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const std::size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    for (std::size_t k = 1; k < n; ++k)
+        if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+    if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F) || (c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F)) return 0;
+    return n;
+}
+}  // namespace detail
+
+/// Appends s as a JSON string literal: always valid JSON, whatever the bytes (file names need not be UTF-8).
 inline void write_string(std::string& out, std::string_view s) {
     out += '"';
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {  // a well-formed UTF-8 sequence is copied; any other byte becomes U+FFFD
+            const std::size_t n = detail::utf8_sequence_length(s, i);
+            out += n ? s.substr(i, n) : std::string_view("\xEF\xBF\xBD");
+            i += n ? n : 1;
+            continue;
+        }
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
@@ -256,7 +278,7 @@ inline void write_string(std::string& out, std::string_view s) {
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
             default:
-                if (c < 0x20) {
+                if (c < 0x20 || c == 0x7f) {
                     char buf[8];
                     std::snprintf(buf, sizeof buf, "\\u%04x", c);
                     out += buf;
@@ -264,6 +286,7 @@ inline void write_string(std::string& out, std::string_view s) {
                     out += char(c);
                 }
         }
+        ++i;
     }
     out += '"';
 }
