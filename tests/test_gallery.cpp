@@ -1,6 +1,7 @@
 // The gallery: enrolment and identification on real photos (MobileFaceNet), rejection of strangers,
 // persistence (round trip, damaged files, a process killed mid-save).
 #include <csignal>
+#include <map>
 #include <filesystem>
 #include <random>
 #include <sys/wait.h>
@@ -63,8 +64,9 @@ TEST_CASE("enrolled people are identified in other photos; a stranger is rejecte
     float worst_genuine = 0;
     for (auto& p : people)
         for (int i : {2, 3, 4}) {
-            auto r = g.search(f.largest(lfw(p, i)), 5, threshold);
-            CAPTURE(lfw(p, i));
+            const std::string photo = lfw(p, i);
+            CAPTURE(photo);
+            auto r = g.search(f.largest(photo), 5, threshold);
             worst_genuine = std::max(worst_genuine, r.distance);
             CHECK(r.name.has_value());
             correct += r.name && *r.name == p;
@@ -82,6 +84,66 @@ TEST_CASE("enrolled people are identified in other photos; a stranger is rejecte
         CHECK(r.candidates.size() >= 1);
     }
     CHECK(rejected == 3);
+}
+
+TEST_CASE("LFW, unequal enrolment (1 to 5 photos each): held-back photos named, no stranger named") {
+    // The 30 people of ../shared's LFW photos with at least 9 photos each: person i is enrolled from
+    // 1 + i % 5 of them and should be named in 3 held-back photos; the first photo of 40 people never
+    // enrolled must come back unknown. MobileFaceNet, k = 5, the CLI's identification threshold.
+    Faces f;
+    std::vector<std::pair<std::size_t, std::string>> by_count;
+    for (auto& e : std::filesystem::directory_iterator(shared("data/lfw/images"))) {
+        std::size_t n = 0;
+        for ([[maybe_unused]] auto& photo : std::filesystem::directory_iterator(e.path())) ++n;
+        by_count.emplace_back(n, e.path().filename().string());
+    }
+    std::sort(by_count.begin(), by_count.end(),
+              [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+    REQUIRE(by_count.size() > 200);
+    std::vector<std::string> enrolled, strangers;
+    for (auto& [n, name] : by_count)
+        if (n >= 9 && enrolled.size() < 30) enrolled.push_back(name);
+    REQUIRE(enrolled.size() == 30);
+    for (std::size_t i = by_count.size() - 40; i < by_count.size(); ++i) strangers.push_back(by_count[i].second);
+
+    Gallery g("mobilefacenet", 192);
+    std::map<int, int> people_with;  // photo count → people
+    for (std::size_t i = 0; i < enrolled.size(); ++i) {
+        const int count = 1 + int(i % 5);
+        for (int k = 0; k < count; ++k) g.enroll(enrolled[i], f.largest(lfw(enrolled[i], k)));
+        people_with[count]++;
+    }
+    CHECK(people_with.size() == 5);
+    const float threshold = float(eval::default_thresholds("mobilefacenet").identify);
+    int named_right = 0, named_wrong = 0, held_back = 0, strangers_named = 0;
+    float worst_genuine = 0, nearest_stranger = 4;
+    for (std::size_t i = 0; i < enrolled.size(); ++i) {
+        const int count = 1 + int(i % 5);
+        for (int k = count; k < count + 3; ++k) {
+            const std::string photo = lfw(enrolled[i], k);  // (CAPTURE evaluates lazily, inside doctest's lock)
+            auto r = g.search(f.largest(photo), 5, threshold);
+            CAPTURE(photo);
+            CAPTURE(r.distance);
+            CHECK((!r.name || *r.name == enrolled[i]));  // never someone else
+            named_right += r.name == std::optional<std::string>(enrolled[i]);
+            named_wrong += r.name && *r.name != enrolled[i];
+            worst_genuine = std::max(worst_genuine, r.nearest[0].name == enrolled[i] ? r.nearest[0].distance : 4.0f);
+            ++held_back;
+        }
+    }
+    for (const std::string& s : strangers) {
+        auto r = g.search(f.largest(lfw(s, 0)), 5, threshold);
+        CAPTURE(s);
+        CHECK_FALSE(r.name.has_value());
+        strangers_named += r.name.has_value();
+        nearest_stranger = std::min(nearest_stranger, r.nearest[0].distance);
+    }
+    MESSAGE(named_right << " of " << held_back << " held-back photos named, " << named_wrong << " misnamed (farthest genuine "
+                        << worst_genuine << "); " << strangers_named << " of " << strangers.size()
+                        << " strangers named (nearest at " << nearest_stranger << "); threshold " << threshold);
+    // Measured: 88 of 90 (the other two, at 1.09 and 1.11, come back unknown). No threshold separates the two
+    // sets on these photos (a stranger at 1.015), see eval/thresholds.hpp.
+    CHECK(named_right >= 88);
 }
 
 TEST_CASE("search: top-k, votes, threshold, remove and rename") {

@@ -173,7 +173,7 @@ inline const Command kBench = {
      {"dim", "N", "192", "gallery: dimension"},
      {"k", "K", "5", "gallery: neighbours per query"},
      {"int8", "", "", "gallery: the int8 store"},
-     {"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+     {"models", "DIR", kModelsDefault, "directory of converted weights"},
      {"weights", "FILE", "facenet.safetensors, else facenet-synthetic.safetensors", "embedder weights (the values do not matter for timing)"},
      {"threads", "N", "all cores", "worker threads"}},
     ""};

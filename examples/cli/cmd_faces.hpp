@@ -65,7 +65,7 @@ inline const Command kDetect = {
     "detect", "[OPTIONS] IMAGE...", "find faces: boxes, scores, landmarks",
     "Finds faces with MTCNN; prints each image's size and its faces' boxes, scores and five landmarks as JSON\n"
     "(pixel coordinates; largest box first).",
-    options({{{"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+    options({{{"models", "DIR", kModelsDefault, "directory of converted weights"},
               {"threads", "N", "all cores", "worker threads"}},
              kDetectorOptions, kDrawOptions, kImageOptions}),
     kManyImagesNote};

@@ -27,9 +27,9 @@ inline const Command kGalleryIdentify = {
     "identity with most votes wins (ties: the nearest); \"name\" is null when no neighbour is within the\n"
     "threshold. \"candidates\" lists the nearest identities whatever their distance.",
     options({{kGalleryOption, {"k", "K", "5", "neighbours that may vote"},
-              {"threshold", "T", "1.12 for mobilefacenet, 1.0 for facenet", "largest distance at which a neighbour votes"},
+              {"threshold", "T", "0.94 for mobilefacenet, 1.0 for facenet", "largest distance at which a neighbour votes"},
               {"flip", "", "", "add the mirrored crop's embedding (then normalise)"},
-              {"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+              {"models", "DIR", kModelsDefault, "directory of converted weights"},
               {"weights", "FILE", "", "embedder weights file (the gallery's model), instead of the models directory's"},
               {"allow-synthetic", "", "", "accept weights marked as a synthetic test checkpoint (tests only)"},
               {"threads", "N", "all cores", "worker threads"}},

@@ -31,8 +31,9 @@
 namespace cli {
 
 // ---- option groups ------------------------------------------------------------------------------
+inline const char* const kModelsDefault = "$FACEKIT_MODELS, else an installed copy's, else " FACEKIT_DEFAULT_MODELS_DIR;
 inline const std::vector<Option> kModelOptions = {
-    {"models", "DIR", "$FACEKIT_MODELS, else " FACEKIT_DEFAULT_MODELS_DIR, "directory of converted weights"},
+    {"models", "DIR", kModelsDefault, "directory of converted weights"},
     {"model", "M", "mobilefacenet", "embedder: facenet or mobilefacenet"},
     {"weights", "FILE", "", "embedder weights file, instead of the models directory's"},
     {"allow-synthetic", "", "", "accept weights marked as a synthetic test checkpoint (tests only)"},
@@ -56,11 +57,21 @@ inline const std::string kManyImagesNote =
     "the exit status is then 1. Progress goes to stderr.";
 
 // ---- models and threads -------------------------------------------------------------------------
-/// --models, else $FACEKIT_MODELS, else the directory the set-up command prepared.
+/// --models, else $FACEKIT_MODELS, else, for an installed tool, <prefix>/share/facekit/models beside it,
+/// else the directory the set-up command prepared.
 inline std::string models_dir(const Args& a) {
     if (a.has("models")) return a.get("models");
     const char* env = std::getenv("FACEKIT_MODELS");
-    return env && *env ? env : FACEKIT_DEFAULT_MODELS_DIR;
+    if (env && *env) return env;
+#if defined(FACEKIT_INSTALLED_MODELS_DIR) && defined(FACEKIT_INSTALL_BINDIR)
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec && exe.parent_path().filename() == std::filesystem::path(FACEKIT_INSTALL_BINDIR).filename()) {
+        const auto installed = exe.parent_path().parent_path() / FACEKIT_INSTALLED_MODELS_DIR;
+        if (std::filesystem::exists(installed / "pnet.safetensors", ec)) return installed.string();
+    }
+#endif
+    return FACEKIT_DEFAULT_MODELS_DIR;
 }
 inline std::string model_name(const Args& a) { return a.choice("model", {"facenet", "mobilefacenet"}); }
 inline std::unique_ptr<facekit::ThreadPool> make_pool(const Args& a) {
