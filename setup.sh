@@ -48,7 +48,13 @@ if [ -z "$upstream" ]; then
       cp "$tmp/package/android/src/main/assets/MobileFaceNet.tflite" "$upstream/"
       rm -rf "$tmp"
     fi
-    log "FaceNet (optional): put 20180402-114759-vggface2.pt from the facenet-pytorch releases into $upstream"
+    if [ ! -f "$upstream/20180402-114759-vggface2.pt" ]; then
+      log "downloading FaceNet 20180402-114759-vggface2.pt (facenet-pytorch releases, 107 MB)"
+      curl -fsSL -o "$upstream/20180402-114759-vggface2.pt.part" \
+        "https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt" &&
+        mv "$upstream/20180402-114759-vggface2.pt.part" "$upstream/20180402-114759-vggface2.pt" ||
+        { rm -f "$upstream/20180402-114759-vggface2.pt.part"; log "FaceNet download failed: going on without it"; }
+    fi
   fi
 fi
 log "upstream weights: $upstream"
@@ -57,6 +63,10 @@ log "upstream weights: $upstream"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DFACEKIT_SHARED_DIR="$shared" \
   -DFACEKIT_UPSTREAM_MODELS_DIR="$upstream" >/dev/null
 cmake --build "$build"
+if [ ! -f "$build/models/facenet.safetensors" ]; then
+  log "FaceNet is not installed (no 20180402-114759-vggface2.pt in $upstream): --model facenet will say so;"
+  log "  MobileFaceNet, the default, is. To add FaceNet, put that file from the facenet-pytorch releases there."
+fi
 
 if [ "$cmd" = test ]; then
   log "CMake build: ctest"

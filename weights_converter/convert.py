@@ -130,7 +130,24 @@ def convert_models_dir(out_dir, source_dir):
         written.append((src, dst))
     if not written:
         raise ConvertError(f'{source_dir}: no known upstream weight file found')
+    # converters before the synthetic checkpoint had its own name wrote it as facenet.safetensors
+    stale = os.path.join(out_dir, 'facenet.safetensors')
+    if 'facenet' not in {model for model, c in MODEL_FILES.items() if any(f in found for f in c)} and \
+            os.path.exists(stale) and read_metadata(stale).get('source') == 'irv1-synthetic.pt':
+        os.remove(stale)
     return written
+
+
+def read_metadata(path):
+    """The __metadata__ of a safetensors file ({} when it has none or is not one)."""
+    try:
+        with open(path, 'rb') as f:
+            size = int.from_bytes(f.read(8), 'little')
+            if size > 1 << 24:
+                return {}
+            return json.loads(f.read(size)).get('__metadata__', {})
+    except (OSError, ValueError):
+        return {}
 
 
 def main(argv=None):

@@ -134,9 +134,10 @@ inline int cmd_gallery_enroll(const Args& a) {
     }
     std::cout << "{\"gallery\": " << str(file) << ", \"model\": " << str(g->model()) << ", \"enrolled\": [" << list
               << "], \"skipped\": [" << skipped << "], \"identities\": " << g->identities() << ", \"embeddings\": " << g->size() << "}\n";
-    std::fprintf(stderr, "facekit: enrolled %d image%s of %zu %s, skipped %d; %s now holds %zu identities, %zu embeddings\n",
+    std::fprintf(stderr, "facekit: enrolled %d image%s of %zu %s, skipped %d; %s now holds %zu %s, %zu embedding%s\n",
                  images, images == 1 ? "" : "s", order.size(), order.size() == 1 ? "person" : "people", failures.count(),
-                 one_line(file).c_str(), g->identities(), g->size());
+                 one_line(file).c_str(), g->identities(), g->identities() == 1 ? "identity" : "identities", g->size(),
+                 g->size() == 1 ? "" : "s");
     return failures.exit_status();
 }
 
