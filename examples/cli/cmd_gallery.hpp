@@ -67,9 +67,12 @@ inline int cmd_gallery_list(const Args& a) {
 inline int cmd_gallery_remove(const Args& a) {
     const std::string file = detail::require_gallery(a);
     if (a.positional().size() != 1) throw UsageError("gallery remove needs exactly one NAME");
-    facekit::Gallery g = facekit::load_gallery(file);
-    if (!g.remove(a.positional()[0])) throw facekit::FileError(file, "has no identity named \"" + one_line(a.positional()[0]) + "\"");
-    facekit::save_gallery(g, file);
+    facekit::load_gallery(file);  // a missing or damaged gallery: its error, before any lock file is made
+    facekit::update_gallery(file, [&]() -> facekit::Gallery { throw facekit::FileError(file, "does not exist"); },
+                            [&](facekit::Gallery& g) {
+                                if (!g.remove(a.positional()[0]))
+                                    throw facekit::FileError(file, "has no identity named \"" + one_line(a.positional()[0]) + "\"");
+                            });
     return 0;
 }
 
@@ -95,20 +98,19 @@ inline int cmd_gallery_enroll(const Args& a) {
         for (const std::string& img : expand_images({a.positional().begin() + 1, a.positional().end()}))
             todo.emplace_back(a.positional()[0], img);
     }
-    std::unique_ptr<facekit::Gallery> g;
+    // The model: an existing gallery's. The faces are embedded first; the gallery is then read, changed
+    // and saved under its lock, so that concurrent enrolls into one gallery all land.
     std::string model = model_name(a);
     if (detail::file_exists(file)) {
-        g = std::make_unique<facekit::Gallery>(facekit::load_gallery(file));
-        if (a.has("model") && a.get("model") != g->model())
-            throw facekit::FileError(file, "holds " + g->model() + " embeddings, not " + a.get("model"));
-        model = g->model();
+        const facekit::Gallery existing = facekit::load_gallery(file);
+        if (a.has("model") && a.get("model") != existing.model())
+            throw facekit::FileError(file, "holds " + existing.model() + " embeddings, not " + a.get("model"));
+        model = existing.model();
     }
     FacePipeline p(a, model, true);
-    if (!g)
-        g = std::make_unique<facekit::Gallery>(p.embedder->name(), p.embedder->dim(),
-                                               a.flag("int8") ? facekit::Gallery::Store::Int8 : facekit::Gallery::Store::Float);
     Failures failures;
     Progress progress("enroll", todo.size(), &failures);
+    std::vector<std::pair<std::string, facekit::Embedding>> faces;
     std::map<std::string, int> enrolled;  // person → images enrolled
     std::vector<std::string> order;       // persons in enrolment order
     std::string skipped;
@@ -116,7 +118,7 @@ inline int cmd_gallery_enroll(const Args& a) {
         try {
             auto crops = p.crops(load(a, path), true);
             if (crops.empty()) throw facekit::FileError(path, "no face found");
-            g->enroll(person, p.embedder->embed(crops[0]));
+            faces.emplace_back(person, p.embedder->embed(crops[0]));
             if (enrolled[person]++ == 0) order.push_back(person);
         } catch (const std::exception& e) {
             const std::string message = failures.report(path, e);
@@ -125,7 +127,15 @@ inline int cmd_gallery_enroll(const Args& a) {
         }
         progress.tick();
     }
-    if (!order.empty()) facekit::save_gallery(*g, file);
+    const auto store = a.flag("int8") ? facekit::Gallery::Store::Int8 : facekit::Gallery::Store::Float;
+    auto make_new = [&] { return facekit::Gallery(p.embedder->name(), p.embedder->dim(), store); };
+    auto add = [&](facekit::Gallery& g) {
+        if (g.model() != p.embedder->name()) throw facekit::FileError(file, "now holds " + g.model() + " embeddings");
+        for (auto& [person, e] : faces) g.enroll(person, e);
+    };
+    const facekit::Gallery saved = faces.empty() ? (detail::file_exists(file) ? facekit::load_gallery(file) : make_new())
+                                                 : facekit::update_gallery(file, make_new, add);
+    const facekit::Gallery* g = &saved;
     std::string list;
     int images = 0;
     for (const std::string& person : order) {

@@ -2,8 +2,10 @@
 // Strict means: no trailing commas, no comments, no duplicate keys, no trailing bytes, nesting bounded.
 // It reads safetensors headers, so it must refuse anything malformed rather than guess.
 #pragma once
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <climits>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -44,11 +46,13 @@ public:
         if (!is_integer()) throw Error("JSON: expected an integer");
         return int_;
     }
+    /// The value of `key` in an object, or null: a binary search over the keys (sorted once when parsed),
+    /// so that a header with a million keys is read in O(n log n), not O(n²).
     const Json* find(std::string_view key) const {
         if (type_ != Type::Object) return nullptr;
-        for (auto& kv : obj_)
-            if (kv.first == key) return &kv.second;
-        return nullptr;
+        auto it = std::lower_bound(by_key_.begin(), by_key_.end(), key,
+                                   [&](std::uint32_t i, std::string_view k) { return obj_[i].first < k; });
+        return it != by_key_.end() && obj_[*it].first == key ? &obj_[*it].second : nullptr;
     }
     const Json& at(std::string_view key) const {
         const Json* j = find(key);
@@ -117,16 +121,26 @@ private:
                 skip_ws();
                 if (pos >= s.size() || s[pos] != '"') fail("expected a string key");
                 std::string key = string();
-                for (auto& kv : j.obj_)
-                    if (kv.first == key) fail("duplicate key \"" + key + "\"");
                 skip_ws();
                 if (!eat(':')) fail("expected ':'");
                 skip_ws();
                 j.obj_.emplace_back(std::move(key), value(depth + 1));
                 skip_ws();
-                if (eat('}')) return;
+                if (eat('}')) return index_keys(j);
                 if (!eat(',')) fail("expected ',' or '}'");
             }
+        }
+        /// Sorts the object's keys for find(); two equal neighbours are a duplicate key.
+        void index_keys(Json& j) {
+            if (j.obj_.size() > UINT32_MAX) fail("object too large");
+            j.by_key_.resize(j.obj_.size());
+            for (std::size_t i = 0; i < j.by_key_.size(); ++i) j.by_key_[i] = std::uint32_t(i);
+            const auto& o = j.obj_;
+            std::sort(j.by_key_.begin(), j.by_key_.end(), [&](std::uint32_t a, std::uint32_t b) {
+                return o[a].first != o[b].first ? o[a].first < o[b].first : a < b;
+            });
+            for (std::size_t i = 1; i < j.by_key_.size(); ++i)
+                if (o[j.by_key_[i]].first == o[j.by_key_[i - 1]].first) fail("duplicate key \"" + o[j.by_key_[i]].first + "\"");
         }
         void array(Json& j, int depth) {
             ++pos;
@@ -242,6 +256,7 @@ private:
     std::string str_;
     Array arr_;
     Object obj_;
+    std::vector<std::uint32_t> by_key_;  // obj_'s indices sorted by key
 };
 
 namespace json {

@@ -120,7 +120,7 @@ private:
         static std::shared_ptr<Storage> map_or_read(const std::string& path) {
             auto s = std::make_shared<Storage>();
 #ifdef FACEKIT_HAS_MMAP
-            int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+            int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO's open would wait forever
             if (fd < 0) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
             struct stat sb {};
             if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {

@@ -17,6 +17,8 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #endif
 
@@ -104,12 +106,14 @@ inline std::string serialize_gallery(const Gallery& g) {
     return out;
 }
 
-/// Saves atomically: the previous file survives any crash during the save.
+/// Saves atomically: the previous file survives any crash during the save (see detail::write_file_atomic:
+/// exclusive temporary, links followed, permissions kept).
 inline void save_gallery(const Gallery& g, const std::string& path) {
     detail::write_file_atomic(path, serialize_gallery(g));
 #if defined(__unix__) || defined(__APPLE__)
-    const auto slash = path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    const std::string target = detail::write_target(path);
+    const auto slash = target.find_last_of('/');
+    const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : target.substr(0, slash));
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {  // make the rename itself durable
         ::fsync(fd);
@@ -154,8 +158,12 @@ inline Gallery parse_gallery(const std::vector<std::uint8_t>& d, const std::stri
     const std::uint64_t per_row = 4 + (store ? 4 + std::uint64_t(dim) : 4 * std::uint64_t(dim));
     if (rows * per_row != d.size() - 8 - r.pos())
         r.fail("holds " + std::to_string(d.size() - 8 - r.pos()) + " bytes of embeddings, expected " + std::to_string(rows * per_row));
+    // (memcpy with a null pointer is undefined even for 0 bytes: an empty gallery has empty vectors)
+    auto copy_out = [&](void* dst, std::uint64_t bytes, std::size_t at) {
+        if (bytes) std::memcpy(dst, d.data() + at, std::size_t(bytes));
+    };
     std::vector<std::uint32_t> owners(rows);
-    std::memcpy(owners.data(), d.data() + r.pos(), rows * 4);
+    copy_out(owners.data(), rows * 4, r.pos());
     r.skip(rows * 4);
     std::vector<std::size_t> counts(ids, 0);
     for (auto o : owners) {
@@ -166,18 +174,33 @@ inline Gallery parse_gallery(const std::vector<std::uint8_t>& d, const std::stri
         if (!counts[i]) r.fail("identity \"" + names[i] + "\" has no embedding");
     std::vector<float> floats, scales;
     std::vector<std::int8_t> bytes;
+    // Rows are unit vectors (enroll normalises them): a row of 3e38s would match every face at distance 0.
+    auto check_unit = [&](std::uint64_t row, double squared_norm, double tolerance) {
+        if (!(std::abs(squared_norm - 1.0) <= tolerance))
+            r.fail("embedding " + std::to_string(row) + " is not of unit length (squared norm " + std::to_string(squared_norm) + ")");
+    };
     if (!store) {
         floats.resize(rows * dim);
-        std::memcpy(floats.data(), d.data() + r.pos(), floats.size() * 4);
+        copy_out(floats.data(), floats.size() * 4, r.pos());
         for (float v : floats)
             if (!std::isfinite(v)) r.fail("an embedding has a non-finite value");
+        for (std::uint64_t row = 0; row < rows; ++row) {
+            double ss = 0;
+            for (std::uint32_t k = 0; k < dim; ++k) ss += double(floats[row * dim + k]) * floats[row * dim + k];
+            check_unit(row, ss, 1e-3);
+        }
     } else {
         scales.resize(rows);
-        std::memcpy(scales.data(), d.data() + r.pos(), rows * 4);
+        copy_out(scales.data(), rows * 4, r.pos());
         bytes.resize(rows * dim);
-        std::memcpy(bytes.data(), d.data() + r.pos() + rows * 4, bytes.size());
+        copy_out(bytes.data(), bytes.size(), r.pos() + rows * 4);
         for (float s : scales)
             if (!(s > 0) || !std::isfinite(s)) r.fail("an embedding has an invalid scale");
+        for (std::uint64_t row = 0; row < rows; ++row) {  // int8 rounding: each value within scale / 2
+            double ss = 0;
+            for (std::uint32_t k = 0; k < dim; ++k) ss += double(bytes[row * dim + k]) * bytes[row * dim + k];
+            check_unit(row, ss * double(scales[row]) * scales[row], 0.05);
+        }
     }
     g.assign(std::move(names), std::move(owners), std::move(floats), std::move(bytes), std::move(scales));
     return g;
@@ -187,5 +210,43 @@ inline Gallery load_gallery(const std::string& path, const GalleryLimits& limits
     auto bytes = detail::read_file(path, std::size_t(limits.max_file_bytes));
     return parse_gallery(bytes, path, limits);
 }
+
+#if defined(__unix__) || defined(__APPLE__)
+/// An advisory lock (flock) on "<gallery>.lock", held for a read-modify-write of the gallery, so that two
+/// processes enrolling into one gallery both land: the second waits, then reads what the first saved. The
+/// gallery file itself cannot carry the lock, since each save replaces it with a new file.
+class GalleryLock {
+public:
+    explicit GalleryLock(const std::string& gallery) {
+        const std::string path = detail::write_target(gallery) + ".lock";
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd_ < 0) throw FileError(path, std::string("cannot open the lock file: ") + std::strerror(errno));
+        while (::flock(fd_, LOCK_EX) != 0) {
+            if (errno == EINTR) continue;
+            const int e = errno;
+            ::close(fd_);
+            throw FileError(path, std::string("cannot lock: ") + std::strerror(e));
+        }
+    }
+    ~GalleryLock() { ::close(fd_); }  // closing releases the lock
+    GalleryLock(const GalleryLock&) = delete;
+    GalleryLock& operator=(const GalleryLock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+/// Read-modify-write under the gallery's lock: loads `path` (or, when it does not exist, starts from
+/// `make_new()`), applies `change`, saves. Returns the gallery as saved.
+template <class Make, class Change>
+Gallery update_gallery(const std::string& path, Make&& make_new, Change&& change, const GalleryLimits& limits = {}) {
+    GalleryLock lock(path);
+    struct stat sb {};
+    Gallery g = ::stat(path.c_str(), &sb) == 0 ? load_gallery(path, limits) : make_new();
+    change(g);
+    save_gallery(g, path);
+    return g;
+}
+#endif
 
 }  // namespace facekit

@@ -94,18 +94,48 @@ private:
         return int(names_.size()) - 1;
     }
 
+    // Limits on what a graph may declare, checked before any of it is used: the file may come from a
+    // stranger, and a stride of 0, a kernel of 2^40 or a shape of rank 1 must be an error, not a crash.
+    static constexpr int kMaxDimension = 1 << 16;  // any extent or channel count
+    static constexpr int kMaxKernel = 64, kMaxStride = 16;
+
     void build(const SafeTensors& st, const WeightFile& w, const Json& graph) {
         auto bad = [&](const std::string& what) -> void { throw FileError(st.name(), "graph: " + what); };
+        // every Json access below either checks the type or throws facekit::Error, reported as a graph error
+        try {
+            build_checked(st, w, graph, bad);
+        } catch (const FileError&) {
+            throw;
+        } catch (const Error& e) {
+            bad(e.what());
+        }
+    }
+
+    template <class Bad>
+    void build_checked(const SafeTensors& st, const WeightFile& w, const Json& graph, const Bad& bad) {
         const Json::Array& ops = graph.at("ops").array();
         const Json& shapes = graph.at("shapes");
-        auto shape_of = [&](const std::string& t) {
+        auto bounded = [&](const Json& v, int lo, int hi, const std::string& what) {
+            const std::int64_t x = v.integer();
+            if (x < lo || x > hi) bad(what + " is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+            return int(x);
+        };
+        // the recorded shape of tensor t; `rank` > 0 requires that rank
+        auto shape_of = [&](const std::string& t, std::size_t rank = 0) {
+            const Json* j = shapes.find(t);
+            if (!j) bad("tensor \"" + t + "\" has no recorded shape");
             std::vector<int> s;
-            for (auto& d : shapes.at(t).array()) s.push_back(int(d.integer()));
+            for (auto& d : j->array()) s.push_back(bounded(d, 1, kMaxDimension, "a dimension of \"" + t + "\""));
+            if (rank && s.size() != rank)
+                bad("tensor \"" + t + "\" has rank " + std::to_string(s.size()) + ", expected " + std::to_string(rank));
             return s;
         };
         std::map<std::string, std::string> alias;  // RESHAPE outputs and fused PReLU outputs
         auto resolve = [&](std::string t) {
-            for (auto it = alias.find(t); it != alias.end(); it = alias.find(t)) t = it->second;
+            for (std::size_t steps = 0; alias.count(t); ++steps) {
+                if (steps > alias.size()) bad("RESHAPE outputs alias each other in a cycle");
+                t = alias.at(t);
+            }
             return t;
         };
         const std::string in_name = graph.at("inputs")[0].string();
@@ -114,9 +144,11 @@ private:
         auto op_at = [&](std::size_t k, const char* kind) {
             return k < ops.size() && ops[k].at("op").string() == kind;
         };
-        auto inputs = [&](std::size_t k) {
+        // the inputs of operator k, at least `at_least` of them
+        auto inputs = [&](std::size_t k, std::size_t at_least = 1) {
             std::vector<std::string> r;
             for (auto& t : ops[k].at("inputs").array()) r.push_back(t.string());
+            if (r.size() < at_least) bad("operator " + std::to_string(k) + " has " + std::to_string(r.size()) + " inputs");
             return r;
         };
         auto output = [&](std::size_t k) { return ops[k].at("outputs")[0].string(); };
@@ -130,8 +162,10 @@ private:
                     bad("dilated convolutions are not supported");
                 const std::string act = opt.at("fused_activation_function").string();
                 if (act != "NONE" && act != "RELU") bad("fused activation " + act + " is not supported");
-                std::vector<int> ws = shape_of(in[1]), xs = shape_of(in[0]);
-                nn::Window win{ws[1], ws[2], int(opt.at("stride_h").integer()), int(opt.at("stride_w").integer())};
+                std::vector<int> ws = shape_of(in[1], 4), xs = shape_of(in[0], 4);
+                if (ws[1] > kMaxKernel || ws[2] > kMaxKernel) bad("kernel of operator " + std::to_string(i) + " larger than 64");
+                nn::Window win{ws[1], ws[2], bounded(opt.at("stride_h"), 1, kMaxStride, "stride_h"),
+                               bounded(opt.at("stride_w"), 1, kMaxStride, "stride_w")};
                 if (opt.at("padding").string() == "SAME") win = win.same_for(xs[1], xs[2]);
                 std::vector<float> weights = w.get(in[1], {ws[0], ws[1], ws[2], ws[3]});
                 nn::Epilogue epi;
@@ -142,7 +176,7 @@ private:
                 // TFLite's PReLU: relu(x) + c·(x − |x|)  ==  x > 0 ? x : 2c·x
                 if (op_at(i, "RELU") && op_at(i + 1, "ABS") && op_at(i + 2, "SUB") && op_at(i + 3, "MUL") &&
                     op_at(i + 4, "ADD") && inputs(i)[0] == out && inputs(i + 1)[0] == out) {
-                    auto mul_in = inputs(i + 3);
+                    auto mul_in = inputs(i + 3, 2);
                     const std::string c = mul_in[0] == output(i + 2) ? mul_in[1] : mul_in[0];
                     std::vector<float> alpha = w.get(c, {std::int64_t(epi.bias.size())});
                     for (float& a : alpha) a *= 2.0f;
@@ -175,7 +209,7 @@ private:
                 steps_.push_back(s);
             } else if (kind == "ADD") {
                 // A residual: one operand was just produced by the previous layer.
-                auto in = inputs(i);
+                auto in = inputs(i, 0);
                 if (steps_.empty() || in.size() != 2) bad("ADD that is not a residual connection");
                 Step& prev = steps_.back();
                 const std::string& last = names_[std::size_t(prev.output)];
@@ -189,6 +223,7 @@ private:
             } else if (kind == "RESHAPE") {
                 std::vector<int> out_shape = shape_of(output(i));
                 if (out_shape.size() != 2) bad("RESHAPE other than the final flattening");
+                if (output(i) == inputs(i)[0]) bad("RESHAPE of a tensor into itself");
                 alias[output(i)] = inputs(i)[0];
                 ++i;
             } else {
@@ -199,6 +234,15 @@ private:
         auto it = ids_.find(out_name);
         if (it == ids_.end()) bad("the graph output is never produced");
         output_ = it->second;
+        // every layer reads tensors produced before it, and produces a tensor nothing produced before
+        std::vector<bool> produced(names_.size(), false);
+        produced[std::size_t(input_)] = true;
+        for (const Step& s : steps_) {
+            if (!produced[std::size_t(s.input)] || (s.residual >= 0 && !produced[std::size_t(s.residual)]))
+                bad("a layer reads a tensor that no earlier operator produces");
+            if (produced[std::size_t(s.output)]) bad("tensor \"" + names_[std::size_t(s.output)] + "\" is produced twice");
+            produced[std::size_t(s.output)] = true;
+        }
         check_shapes(st, shape_of);
         assign_slots();
     }

@@ -2,6 +2,7 @@
 // Checks the architecture recorded by the converter, then hands out tensors by upstream name with their
 // expected shapes, so that a wrong or damaged file fails at load with the tensor's name.
 #pragma once
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,13 @@ public:
     }
     const SafeTensors& file() const noexcept { return st_; }
 
+    /// The tensor `name`, which must have `shape` and finite values (a NaN or infinite weight would turn
+    /// every embedding into NaNs, reported nowhere).
     std::vector<float> get(const std::string& name, const std::vector<std::int64_t>& shape) const {
-        return st_.floats(name, shape);
+        std::vector<float> v = st_.floats(name, shape);
+        for (float x : v)
+            if (!std::isfinite(x)) throw FileError(st_.name(), "tensor \"" + name + "\" has a non-finite value");
+        return v;
     }
 
     /// A PyTorch Conv2d "prefix.weight" (OIHW) [+ "prefix.bias"] as an OHWI ConvSpec.

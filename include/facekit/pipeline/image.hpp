@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -58,6 +59,12 @@
 #pragma GCC diagnostic pop
 #endif
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 namespace facekit {
 
 /// An 8-bit RGB image, rows top to bottom, pixels interleaved R, G, B.
@@ -83,7 +90,33 @@ struct ImageLimits {
 };
 
 namespace detail {
+/// The bytes of a regular file of at most `max_bytes`. Anything else is refused before it is read: a FIFO
+/// would block forever, /dev/zero never ends, a directory has no bytes.
 inline std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes) {
+#if defined(__unix__) || defined(__APPLE__)
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // O_NONBLOCK: a FIFO's open waits
+    if (fd < 0) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat sb {};
+    if (::fstat(fd, &sb) != 0) throw FileError(path, std::string("cannot stat: ") + std::strerror(errno));
+    if (!S_ISREG(sb.st_mode)) throw FileError(path, "not a regular file");
+    if (std::uint64_t(sb.st_size) > max_bytes)
+        throw FileError(path, "file is larger than the limit of " + std::to_string(max_bytes) + " bytes");
+    std::vector<std::uint8_t> data(std::size_t(sb.st_size));
+    std::size_t got = 0;
+    while (got < data.size()) {
+        const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw FileError(path, std::string("read error: ") + std::strerror(errno));
+        if (n == 0) break;  // shrank while read
+        got += std::size_t(n);
+    }
+    data.resize(got);
+    return data;
+#else
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
     std::vector<std::uint8_t> data;
@@ -100,6 +133,7 @@ inline std::vector<std::uint8_t> read_file(const std::string& path, std::size_t 
     std::fclose(f);
     if (err) throw FileError(path, "read error");
     return data;
+#endif
 }
 /// Width and height from a PNG (IHDR), BMP (BITMAPINFOHEADER) or JPEG (SOFn) header, without decoding.
 /// Returns false when the header is not one of these or is too short.
