@@ -76,31 +76,18 @@ inline int cmd_detect(const std::vector<std::string>& argv) {
     auto pool = make_pool(a);
     facekit::Detector<> det(facekit::models::MtcnnNets<>::load(models_dir(a)), detector_options(a), pool.get());
     Drawings drawings(a);
-    const auto files = expand_images(a.positional());
-    Failures failures;
-    Progress progress("detect", files.size(), &failures);
-    std::string out = "[";
-    for (std::size_t i = 0; i < files.size(); ++i) {
-        const std::string& path = files[i];
-        out += i ? ",\n " : "";
-        try {
-            Image img = load(a, path);
-            auto faces = det.detect(img);
-            std::string entry = "{\"image\": " + str(path) + ", \"width\": " + std::to_string(img.width) +
-                                ", \"height\": " + std::to_string(img.height) + ", \"faces\": [";
-            for (std::size_t k = 0; k < faces.size(); ++k) entry += (k ? ",\n    " : "\n    ") + face_json(faces[k]);
-            if (drawings.enabled()) {
-                for (const Detection& d : faces) facekit::draw_labelled_detection(img, d, num_fixed(d.score, 3), {0, 200, 0});
-                drawings.save(img, path);
-            }
-            out += entry + "]}";
-        } catch (const std::exception& e) {
-            out += error_entry(path, failures.report(path, e));
+    return print_entry_per_image(a, "detect", [&](const std::string& path) {
+        Image img = load(a, path);
+        auto faces = det.detect(img);
+        std::string entry = "{\"image\": " + str(path) + ", \"width\": " + std::to_string(img.width) +
+                            ", \"height\": " + std::to_string(img.height) + ", \"faces\": [";
+        for (std::size_t k = 0; k < faces.size(); ++k) entry += (k ? ",\n    " : "\n    ") + face_json(faces[k]);
+        if (drawings.enabled()) {
+            for (const Detection& d : faces) facekit::draw_labelled_detection(img, d, num_fixed(d.score, 3), {0, 200, 0});
+            drawings.save(img, path);
         }
-        progress.tick();
-    }
-    std::cout << out << "]\n";
-    return failures.exit_status();
+        return entry + "]}";
+    });
 }
 
 inline const Command kEmbed = {

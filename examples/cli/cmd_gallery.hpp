@@ -162,40 +162,27 @@ inline int cmd_gallery_identify(const Args& a) {
     const int k = int(a.integer("k", 1, 1000));
     const float threshold = float(a.number("threshold", facekit::eval::default_thresholds(g.model()).identify, 0, 4));
     Drawings drawings(a);
-    const auto files = expand_images(a.positional());
-    Failures failures;
-    Progress progress("identify", files.size(), &failures);
-    std::string out = "[";
-    for (std::size_t i = 0; i < files.size(); ++i) {
-        const std::string& path = files[i];
-        out += i ? ",\n " : "";
-        try {
-            Image img = load(a, path);
-            std::vector<Detection> faces;
-            auto crops = p.crops(img, false, &faces);
-            auto embeddings = p.embedder->embed(crops);
-            std::string entry = "{\"image\": " + str(path) + ", \"faces\": [";
-            for (std::size_t f = 0; f < faces.size(); ++f) {
-                auto r = g.search(embeddings[f], k, threshold, p.pool.get());
-                entry += (f ? ",\n    " : "\n    ") + std::string("{\"box\": ") + box_json(faces[f].box) +
-                         ", \"name\": " + (r.name ? str(*r.name) : "null") + ", \"distance\": " + num(r.distance) + ", \"candidates\": [";
-                for (std::size_t c = 0; c < r.candidates.size(); ++c)
-                    entry += (c ? ", " : "") + std::string("{\"name\": ") + str(r.candidates[c].name) +
-                             ", \"distance\": " + num(r.candidates[c].distance) + "}";
-                entry += "]}";
-                if (drawings.enabled())
-                    facekit::draw_labelled_detection(img, faces[f], (r.name ? *r.name : "unknown") + " " + num_fixed(r.distance, 2),
-                                                     r.name ? facekit::Rgb{0, 170, 0} : facekit::Rgb{220, 30, 30});
-            }
-            if (drawings.enabled()) drawings.save(img, path);
-            out += entry + "]}";
-        } catch (const std::exception& e) {
-            out += error_entry(path, failures.report(path, e));
+    return print_entry_per_image(a, "identify", [&](const std::string& path) {
+        Image img = load(a, path);
+        std::vector<Detection> faces;
+        auto crops = p.crops(img, false, &faces);
+        auto embeddings = p.embedder->embed(crops);
+        std::string entry = "{\"image\": " + str(path) + ", \"faces\": [";
+        for (std::size_t f = 0; f < faces.size(); ++f) {
+            auto r = g.search(embeddings[f], k, threshold, p.pool.get());
+            entry += (f ? ",\n    " : "\n    ") + std::string("{\"box\": ") + box_json(faces[f].box) +
+                     ", \"name\": " + (r.name ? str(*r.name) : "null") + ", \"distance\": " + num(r.distance) + ", \"candidates\": [";
+            for (std::size_t c = 0; c < r.candidates.size(); ++c)
+                entry += (c ? ", " : "") + std::string("{\"name\": ") + str(r.candidates[c].name) +
+                         ", \"distance\": " + num(r.candidates[c].distance) + "}";
+            entry += "]}";
+            if (drawings.enabled())
+                facekit::draw_labelled_detection(img, faces[f], (r.name ? *r.name : "unknown") + " " + num_fixed(r.distance, 2),
+                                                 r.name ? facekit::Rgb{0, 170, 0} : facekit::Rgb{220, 30, 30});
         }
-        progress.tick();
-    }
-    std::cout << out << "]\n";
-    return failures.exit_status();
+        if (drawings.enabled()) drawings.save(img, path);
+        return entry + "]}";
+    });
 }
 
 }  // namespace cli

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -213,6 +214,28 @@ private:
     std::atomic<std::size_t> done_{0};
     std::mutex mutex_;
 };
+
+/// The loop of the commands whose output is one JSON entry per image (detect, gallery identify): every
+/// image of the command line (folders expanded), `entry_of(path)` giving its entry; an image whose entry
+/// throws gets an error entry and a warning instead. Prints the JSON array; returns the exit status.
+template <class EntryOf>
+int print_entry_per_image(const Args& a, const char* what, EntryOf&& entry_of) {
+    const auto files = expand_images(a.positional());
+    Failures failures;
+    Progress progress(what, files.size(), &failures);
+    std::string out = "[";
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        out += i ? ",\n " : "";
+        try {
+            out += entry_of(files[i]);
+        } catch (const std::exception& e) {
+            out += error_entry(files[i], failures.report(files[i], e));
+        }
+        progress.tick();
+    }
+    std::cout << out << "]\n";
+    return failures.exit_status();
+}
 
 /// --draw DIR: writes annotated images under names taken from the inputs' (a second "x" becomes "x-2",
 /// so that a/x.jpg and b/x.png do not overwrite each other).
