@@ -90,7 +90,7 @@ if [ "$cmd" = test ]; then
   cmake -S "$root" -B "$build/fuzz" "${common[@]}" -DCMAKE_CXX_COMPILER=clang++ -DFACEKIT_FUZZ=ON \
     -DFACEKIT_BUILD_TESTS=OFF -DFACEKIT_BUILD_TOOLS=OFF >/dev/null
   cmake --build "$build/fuzz"
-  bash "$root/tests/fuzz/run.sh" "$build/fuzz" "${FACEKIT_FUZZ_SECONDS:-60}"
+  FACEKIT_MODELS="$build/models" bash "$root/tests/fuzz/run.sh" "$build/fuzz" "${FACEKIT_FUZZ_SECONDS:-60}"
   log "all tests passed"
 else
   bash "$root/examples/main_job.sh" "$build" "$shared"

@@ -174,6 +174,10 @@ class ConverterTest(unittest.TestCase):
         # INST builds an object by calling a class named in the stream: never allowed.
         self.refused(self.LEGACY_PREAMBLE + b'\x80\x02(ibuiltins\nlist\n.', expect='unexpected pickle opcode INST')
 
+    def test_huge_memo_index_is_refused(self):
+        # LONG_BINPUT 2^31 - 1: the C unpickler would grow its memo to 16 GB (the mutation test found one)
+        self.refused(self.LEGACY_PREAMBLE + b'\x80\x02}r\xff\xff\xff\x7f.', expect='pickle memo index 2147483647 out of range')
+
     def test_size_mismatch(self):
         data = bytearray(open(need(os.path.join(MODELS, 'mtcnn', 'pnet.pt')), 'rb').read())
         # The first storage's int64 element count sits right after the storage-key list pickle.
@@ -186,6 +190,85 @@ class ConverterTest(unittest.TestCase):
         self.refused(b'hello world, not a model', expect='not a PyTorch checkpoint')
         self.refused(b'\x00' * 64, '.tflite', expect='not a TensorFlow Lite model')
         self.refused(b'PK\x03\x04garbage', expect='broken zip archive')
+
+
+class MutationTest(unittest.TestCase):
+    """Seeded random mutations of the real upstream files through the pickle, zip and TFLite readers: each
+    mutated file converts or is refused with ConvertError; nothing else is raised, nothing hangs (10 s)."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.join(HERE, '..', 'weights_converter'))
+        import convert  # noqa: E402
+        import errors  # noqa: E402
+        cls.convert, cls.ConvertError = staticmethod(convert.convert), errors.ConvertError
+        cls.dir = tempfile.mkdtemp(prefix='facekit-mutate-')
+
+    @staticmethod
+    def mutate(rng, data, structure_bytes):
+        """One mutation; 80 % of them inside the first `structure_bytes` (pickle, zip directory, flatbuffer
+        tables), where a reader's decisions are made."""
+        b = bytearray(data)
+        kind = rng.randrange(5)
+        pos = rng.randrange(min(len(b), structure_bytes)) if rng.random() < 0.8 else rng.randrange(len(b))
+        if kind == 0:  # flip bits
+            for _ in range(rng.randint(1, 8)):
+                b[rng.randrange(len(b)) if rng.random() < 0.2 else min(len(b) - 1, pos + rng.randrange(16))] ^= 1 << rng.randrange(8)
+        elif kind == 1:  # an extreme integer
+            value = rng.choice([b'\xff\xff\xff\xff', b'\x00\x00\x00\x80', b'\xff\xff\xff\x7f', b'\x00\x00\x00\x00',
+                                b'\xff\xff\xff\xff\xff\xff\xff\x7f'])
+            b[pos:pos + len(value)] = value
+        elif kind == 2:  # truncate
+            del b[pos:]
+        elif kind == 3:  # insert bytes
+            b[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 32)))
+        else:  # duplicate a run (repeated records, overlapping tables)
+            n = rng.randint(1, 64)
+            b[pos:pos] = b[pos:pos + n]
+        return bytes(b)
+
+    def check_mutations(self, source, suffix, count, structure_bytes, seed):
+        import random
+        import signal
+        with open(need(source), 'rb') as f:
+            data = f.read()
+        rng = random.Random(seed)
+        outcomes = {'converted': 0, 'refused': 0}
+
+        def timeout(_signum, _frame):
+            raise TimeoutError('conversion took more than 10 s')
+        old = signal.signal(signal.SIGALRM, timeout)
+        try:
+            for i in range(count):
+                path = os.path.join(self.dir, f'm{i}{suffix}')
+                with open(path, 'wb') as f:
+                    f.write(self.mutate(rng, data, structure_bytes))
+                signal.alarm(10)
+                try:
+                    self.convert(path)
+                    outcomes['converted'] += 1
+                except self.ConvertError:
+                    outcomes['refused'] += 1
+                except Exception as e:  # anything else is a defect of the reader
+                    self.fail(f'{os.path.basename(source)} mutation {i} (seed {seed}) raised {type(e).__name__}: {e}')
+                finally:
+                    signal.alarm(0)
+                    os.remove(path)
+        finally:
+            signal.signal(signal.SIGALRM, old)
+        self.assertEqual(sum(outcomes.values()), count)
+        self.assertGreater(outcomes['refused'], 0)  # the mutations do reach the readers' checks
+        return outcomes
+
+    def test_legacy_pickle(self):
+        self.check_mutations(os.path.join(MODELS, 'mtcnn', 'pnet.pt'), '.pt', 1000, 4096, 1)
+
+    def test_zip_pickle(self):
+        self.check_mutations(os.path.join(MODELS, 'mtcnn', 'pnet-zipformat.pt'), '.pt', 400, 4096, 2)
+
+    def test_tflite(self):
+        # the flatbuffer's tables and graph sit at the end as well as the start: mutate everywhere
+        self.check_mutations(os.path.join(MODELS, 'mobilefacenet', 'MobileFaceNet.tflite'), '.tflite', 80, 1 << 23, 3)
 
 
 if __name__ == '__main__':
