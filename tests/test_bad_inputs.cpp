@@ -268,3 +268,45 @@ TEST_CASE("two processes enrolling 50 people each into one gallery end with all 
     std::remove(path.c_str());
     std::remove((path + ".lock").c_str());
 }
+
+namespace {
+/// A 24-bit BMP of w×h pixels, pixel (x, y) = (x·40, y·60, 200); rows stored top-down when `top_down`.
+std::string bmp(int w, int h, bool top_down) {
+    const int stride = (w * 3 + 3) / 4 * 4;
+    std::string b(54 + std::size_t(stride) * h, '\0');
+    auto put32 = [&](std::size_t at, std::int32_t v) { std::memcpy(&b[at], &v, 4); };
+    b[0] = 'B', b[1] = 'M';
+    put32(2, std::int32_t(b.size())), put32(10, 54), put32(14, 40), put32(18, w), put32(22, top_down ? -h : h);
+    b[26] = 1, b[28] = 24;
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            const int row = top_down ? y : h - 1 - y;
+            char* p = &b[54 + std::size_t(row) * stride + std::size_t(x) * 3];
+            p[0] = char(200), p[1] = char(y * 60), p[2] = char(x * 40);  // BGR
+        }
+    return b;
+}
+Image decode(const std::string& bytes) { return decode_image(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size(), "x"); }
+}  // namespace
+
+TEST_CASE("top-down BMPs decode as bottom-up ones; a PNG with corrupt image data says so") {
+    const Image up = decode(bmp(5, 3, false)), down = decode(bmp(5, 3, true));
+    CHECK(down.width == 5);
+    CHECK(down.height == 3);
+    CHECK(down.pixels == up.pixels);
+    CHECK(up.at(4, 2)[0] == 160);
+    CHECK(up.at(4, 2)[1] == 120);
+    // IDAT whose deflate block has the reserved type 3: stb gives no reason of its own
+    std::string png = "\x89PNG\r\n\x1a\n";
+    auto chunk = [&](const std::string& type, const std::string& body) {
+        std::string c(4, '\0');
+        const std::uint32_t n = std::uint32_t(body.size());
+        c[0] = char(n >> 24), c[1] = char(n >> 16), c[2] = char(n >> 8), c[3] = char(n);
+        c += type + body + std::string(4, '\0');  // stb does not check CRCs
+        png += c;
+    };
+    chunk("IHDR", std::string("\0\0\0\4\0\0\0\4\x08\x02\0\0\0", 13));
+    chunk("IDAT", "\x78\x9c\xff\xff\xff\xff");
+    chunk("IEND", "");
+    CHECK_THROWS_WITH(decode(png), "x: corrupt PNG (bad compressed image data)");
+}

@@ -237,3 +237,12 @@ TEST_CASE("cluster: every face of a group photo, or the largest with --largest")
     REQUIRE(one.at("noise").array().size() == 1);
     CHECK(one.at("noise")[0].string() == group);
 }
+
+TEST_CASE("lfw: a pairs file with one fold is refused before any image is embedded") {
+    const std::string pairs = temp_path("one_fold.txt");
+    write_bytes(pairs, "1\t1\nTony_Blair\t1\t2\nTony_Blair\t1\tColin_Powell\t1\n");
+    Run r = run_cli("lfw --pairs " + q(pairs) + " --images " + q(shared("data/lfw/images")));
+    CHECK(r.status == 1);
+    CHECK(r.err == "facekit: error: " + pairs + ": has 1 fold; the protocol needs at least 2 (or --folds N)\n");
+    std::remove(pairs.c_str());
+}

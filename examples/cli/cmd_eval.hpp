@@ -58,6 +58,8 @@ inline int cmd_lfw(const std::vector<std::string>& argv) {
     const auto t0 = std::chrono::steady_clock::now();
     facekit::eval::LfwPairs pairs = facekit::eval::load_lfw_pairs(a.get("pairs"));
     const int folds = int(a.integer("folds", pairs.folds, 2, 1000));
+    if (folds < 2)  // before embedding thousands of images
+        throw facekit::FileError(a.get("pairs"), "has " + std::to_string(folds) + " fold; the protocol needs at least 2 (or --folds N)");
     // the distinct images, each embedded once
     std::map<std::string, std::size_t> index;
     std::vector<std::string> paths;

@@ -352,6 +352,8 @@ inline Image detail::decode_stored_pixels(const std::uint8_t* data, std::size_t 
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
         throw FileError(name, std::string("not a supported image (JPEG, PNG or BMP): ") + stbi_failure_reason());
+    const bool is_bmp = size >= 2 && data[0] == 'B' && data[1] == 'M';
+    if (is_bmp) h = h < 0 ? -h : h;  // a negative BMP height means rows top-down; stb_info passes it on as it is
     if (w <= 0 || h <= 0) throw FileError(name, "image has no pixels");
     if (w > limits.max_side || h > limits.max_side || std::int64_t(w) * h > limits.max_pixels)
         throw FileError(name, "image is " + std::to_string(w) + "×" + std::to_string(h) + ", over the limit of " +
@@ -367,7 +369,13 @@ inline Image detail::decode_stored_pixels(const std::uint8_t* data, std::size_t 
     }
     int got = 0;
     std::uint8_t* px = stbi_load_from_memory(data, int(size), &w, &h, &got, 3);
-    if (!px) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());
+    if (!px) {
+        // stb's zlib returns some failures without a reason, leaving the last one set (often its JPEG probe's)
+        const bool is_png = size >= 8 && std::memcmp(data, "\x89PNG", 4) == 0;
+        const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "";
+        throw FileError(name, is_png && reason.find("PNG") == std::string::npos ? "corrupt PNG (bad compressed image data)"
+                                                                               : "cannot decode image: " + reason);
+    }
     Image img;
     img.width = w, img.height = h;
     img.pixels.assign(px, px + std::size_t(w) * h * 3);
