@@ -246,3 +246,16 @@ TEST_CASE("lfw: a pairs file with one fold is refused before any image is embedd
     CHECK(r.err == "facekit: error: " + pairs + ": has 1 fold; the protocol needs at least 2 (or --folds N)\n");
     std::remove(pairs.c_str());
 }
+
+TEST_CASE("limits users can reason about: pixels from the header, the pyramid before it is allocated") {
+    const std::string big = shared("data/images/dlib/bald_guys.jpg");  // 1986×1545
+    Run r = run_cli("detect --min-face 1 " + q(big));
+    CHECK(r.status == 1);
+    Json j = Json::parse(r.out);
+    const std::string e = j[0].at("error").string();
+    CHECK(e.rfind("the image pyramid of a 1986×1545 image at a minimum face of 1 pixels would hold ", 0) == 0);
+    CHECK(e.find(" pixels, over the limit of 120000000 (raise the minimum face size or the limit)") != std::string::npos);
+    Run small = run_cli("detect --max-pixels 10000 " + q(lfw("Tony_Blair", 0)));
+    CHECK(small.status == 1);
+    CHECK(Json::parse(small.out)[0].at("error").string() == "image is 150×150, over the limit of 10000 pixels");
+}

@@ -28,6 +28,7 @@ inline facekit::DetectorOptions detector_options(const Args& a) {
         }
     }
     o.factor = a.number("factor", 1e-3, 0.999);
+    o.max_pyramid_pixels = a.integer("max-pyramid-pixels", 1, std::numeric_limits<long>::max());
     return o;
 }
 

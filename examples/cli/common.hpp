@@ -44,9 +44,11 @@ inline const std::vector<Option> kDetectorOptions = {
     {"min-face", "N", "20", "smallest face to look for, in pixels"},
     {"thresholds", "P,R,O", "0.6,0.7,0.7", "score thresholds of MTCNN's three stages"},
     {"factor", "F", "0.709", "scale step of the image pyramid"},
+    {"max-pyramid-pixels", "N", "120000000", "refuse an image whose pyramid would hold more pixels (about 6 bytes each)"},
 };
 inline const std::vector<Option> kImageOptions = {
     {"no-exif", "", "", "read JPEGs' stored pixels, without turning them upright by their EXIF orientation"},
+    {"max-pixels", "N", "100000000", "refuse images with more pixels, from their header, before decoding"},
 };
 inline const std::vector<Option> kDrawOptions = {
     {"draw", "DIR", "", "write each image with its faces drawn and labelled into DIR"},
@@ -140,7 +142,9 @@ inline std::vector<std::string> expand_images(const std::vector<std::string>& ar
 }
 
 inline facekit::Image load(const Args& a, const std::string& path) {
-    return facekit::load_image(path, {}, a.flag("no-exif") ? facekit::Exif::Ignore : facekit::Exif::Apply);
+    facekit::ImageLimits limits;
+    limits.max_pixels = a.integer("max-pixels", 1, std::numeric_limits<long>::max());
+    return facekit::load_image(path, limits, a.flag("no-exif") ? facekit::Exif::Ignore : facekit::Exif::Apply);
 }
 
 /// A message on one line: control bytes (a newline in a file name) become '?'.

@@ -26,6 +26,11 @@ struct DetectorOptions {
     double factor = 0.709;                   // scale step of the image pyramid
     std::size_t max_candidates = 20000;      // windows passed to R-Net at most (the best-scoring are kept)
     std::size_t max_faces = 10000;           // faces returned at most (the largest are kept)
+    // Pixels of all pyramid levels together, checked before anything is allocated. The first level is the
+    // photo scaled by 12 / min_face, so a small min_face on a large photo asks for enormous levels
+    // (--min-face 1 on 8000×6000: 6.9 G pixels). P-Net's maps take 6 bytes per level pixel: the default,
+    // 120 M, is about 720 MB, and admits a 100 MP photo at the default min_face (about 72 M).
+    std::int64_t max_pyramid_pixels = 120'000'000;
     // Work units, sized so that a unit's activations stay in a core's L2 cache: P-Net runs on bands of
     // this many output rows, R- and O-Net on batches of this many windows. Each thread takes whole units.
     int pnet_band_rows = 32;
@@ -36,6 +41,7 @@ struct DetectorOptions {
         for (float t : thresholds)
             if (!(t >= 0.0f && t <= 1.0f)) throw InvalidArgument("detection thresholds must lie in [0, 1]");
         if (!(factor > 0.0 && factor < 1.0)) throw InvalidArgument("pyramid factor must lie in (0, 1)");
+        if (max_pyramid_pixels < 1) throw InvalidArgument("the pyramid pixel limit must be positive");
         if (max_candidates == 0 || pnet_band_rows <= 0 || rnet_batch == 0 || onet_batch == 0)
             throw InvalidArgument("candidate cap, band rows and batches must be positive");
     }
@@ -204,6 +210,13 @@ private:
     std::vector<detail::Window> stage1(const Image& img) {
         using PNet = models::PNet<B>;
         const std::vector<double> scales = detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor);
+        double pyramid_pixels = 0;
+        for (double sc : scales) pyramid_pixels += (double(img.height) * sc + 1) * (double(img.width) * sc + 1);
+        if (pyramid_pixels > double(options_.max_pyramid_pixels))
+            throw InvalidArgument("the image pyramid of a " + std::to_string(img.width) + "×" + std::to_string(img.height) +
+                                  " image at a minimum face of " + std::to_string(options_.min_face) + " pixels would hold " +
+                                  std::to_string(std::int64_t(pyramid_pixels)) + " pixels, over the limit of " +
+                                  std::to_string(options_.max_pyramid_pixels) + " (raise the minimum face size or the limit)");
         while (maps_.size() < scales.size()) maps_.emplace_back();
         std::vector<Shape> levels;  // the scaled images' shapes
         struct Band {
