@@ -259,3 +259,17 @@ TEST_CASE("limits users can reason about: pixels from the header, the pyramid be
     CHECK(small.status == 1);
     CHECK(Json::parse(small.out)[0].at("error").string() == "image is 150×150, over the limit of 10000 pixels");
 }
+
+TEST_CASE("file names that are not UTF-8 or hold a newline: valid JSON, one-line warnings") {
+    const std::string d = temp_dir("names");
+    fs::copy_file(lfw("Tony_Blair", 0), d + "/bad\xff" "name.jpg");
+    write_bytes(d + "/line\nbreak.jpg", "");
+    Run r = run_cli("detect " + q(d));
+    CHECK(r.status == 1);
+    Json j = Json::parse(r.out);  // the reader refuses invalid JSON
+    REQUIRE(j.array().size() == 2);
+    CHECK(j[0].at("image").string() == d + "/bad\xEF\xBF\xBD" "name.jpg");  // U+FFFD for the stray byte
+    CHECK(j[0].at("faces").array().size() == 1);
+    CHECK(j[1].at("image").string() == d + "/line\nbreak.jpg");           // escaped in JSON
+    CHECK(r.err == "facekit: warning: " + d + "/line?break.jpg: empty file\n");
+}
