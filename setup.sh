@@ -84,8 +84,8 @@ if [ "$cmd" = test ]; then
     ctest --output-on-failure -j2 -E test_converter)
   log "ThreadSanitizer: the threaded tests"
   cmake -S "$root" -B "$build/tsan" "${common[@]}" -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g -fsanitize=thread" >/dev/null
-  cmake --build "$build/tsan" --target test_concurrency test_layers
-  (cd "$build/tsan" && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^(test_concurrency|test_layers)$')
+  cmake --build "$build/tsan" --target test_concurrency test_thread_pool test_layers
+  (cd "$build/tsan" && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R '^(test_concurrency|test_thread_pool|test_layers)$')
   log "libFuzzer: ${FACEKIT_FUZZ_SECONDS:-60} s per target"
   cmake -S "$root" -B "$build/fuzz" "${common[@]}" -DCMAKE_CXX_COMPILER=clang++ -DFACEKIT_FUZZ=ON \
     -DFACEKIT_BUILD_TESTS=OFF -DFACEKIT_BUILD_TOOLS=OFF >/dev/null

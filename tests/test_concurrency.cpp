@@ -1,5 +1,6 @@
 // Concurrency: networks loaded once and shared read-only by many threads give the same results as one
 // thread; results do not depend on the pool size; pools start and stop cleanly. Run under TSan in CI.
+#include <atomic>
 #include <thread>
 
 #include "facekit/gallery/gallery.hpp"
@@ -114,4 +115,41 @@ TEST_CASE("a gallery searched by several threads at once") {
         });
     for (auto& th : threads) th.join();
     for (int v : ok) CHECK(v == 20);
+}
+
+TEST_CASE("pools of more threads than cores, on cores taken by other threads, give the one-thread results") {
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    auto nets = models::MtcnnNets<>::load(models_dir());
+    const Image img = load_image(shared("data/images/png/2008_002079.png"));
+    const std::string irv1 = model("facenet-synthetic.safetensors");
+    auto embed_all = [&](ThreadPool* pool) {
+        Detector<> det(nets, {}, pool);
+        auto mfn = load_embedder("mobilefacenet", models_dir(), pool);
+        auto fn = load_embedder("facenet", models_dir(), pool, irv1, SyntheticWeights::Allow);
+        Result r;
+        r.faces = det.detect(img);
+        std::vector<Image> crops;
+        for (auto& f : r.faces) crops.push_back(mfn->align(img, f));
+        r.embeddings = mfn->embed(crops);
+        crops.clear();
+        for (auto& f : r.faces) crops.push_back(fn->align(img, f));
+        for (auto& e : fn->embed(crops)) r.embeddings.push_back(e);
+        return r;
+    };
+    const Result expected = embed_all(nullptr);
+    REQUIRE(expected.faces.size() == 5);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> spinners;
+    for (int i = 0; i < cores; ++i)
+        spinners.emplace_back([&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+            }
+        });
+    for (int threads : {2, 2 * cores + 1}) {
+        ThreadPool pool(threads);
+        CAPTURE(threads);
+        CHECK(same(embed_all(&pool), expected));
+    }
+    stop = true;
+    for (auto& t : spinners) t.join();
 }

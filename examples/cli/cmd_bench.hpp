@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <random>
+#include <atomic>
 #include <iostream>
+#include <random>
+#include <thread>
 
 #include "common.hpp"
 
@@ -43,6 +45,33 @@ inline std::string bench_json(const std::string& model, const char* backend, con
            ", \"reps\": " + std::to_string(reps) + ", \"median_ms\": " + num(t.median_ms) + ", \"min_ms\": " + num(t.min_ms) +
            ", \"median_ms_per_item\": " + num(t.median_ms / batch) + ", \"gflops\": " + num(flops / (t.median_ms * 1e6));
 }
+
+/// `--busy N`: N threads that spin until destroyed, the other program a real application shares its CPU
+/// with (a video decoder, a UI). They are ordinary threads of this process at the default priority, so
+/// the scheduler treats them as it would another program's.
+class Spinners {
+public:
+    explicit Spinners(int n) {
+        for (int i = 0; i < n; ++i)
+            threads_.emplace_back([this] {
+                std::uint64_t x = 1;
+                while (!stop_.load(std::memory_order_relaxed))
+                    for (int k = 0; k < 1000; ++k) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                sink_.fetch_add(x, std::memory_order_relaxed);
+            });
+    }
+    Spinners(const Spinners&) = delete;
+    Spinners& operator=(const Spinners&) = delete;
+    ~Spinners() {
+        stop_.store(true);
+        for (auto& t : threads_) t.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<std::uint64_t> sink_{0};
+    std::vector<std::thread> threads_;
+};
 
 /// The same fixed input as ort_bench.js: sin(i · 0.37).
 inline void fill_fixed(facekit::Tensor& t) {
@@ -175,7 +204,8 @@ inline const Command kBench = {
      {"int8", "", "", "gallery: the int8 store"},
      {"models", "DIR", kModelsDefault, "directory of converted weights"},
      {"weights", "FILE", "facenet.safetensors, else facenet-synthetic.safetensors", "embedder weights (the values do not matter for timing)"},
-     {"threads", "N", "all cores", "worker threads"}},
+     {"threads", "N", "all cores", "worker threads"},
+     {"busy", "N", "0", "spin N threads of other work while timing (a machine that is not quiet)"}},
     ""};
 
 inline int cmd_bench(const std::vector<std::string>& argv) {
@@ -185,14 +215,14 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
     const std::string backend = a.choice("backend", {"xsimd", "eigen", "scalar"});
     const int batch = int(a.integer("batch", 1, 4096));
     const int reps = int(a.integer("reps", model == "mtcnn" ? 30 : 100, 1, 1000000));
+    const int busy = int(a.integer("busy", 0, 1024));
     auto pool = make_pool(a);
+    Spinners spinners(busy);
     std::string out;
     using namespace facekit::nn;
     if (model == "gallery") {
-        std::cout << bench_gallery(a, int(a.integer("reps", 20, 1, 100000)), *pool) << "\n";
-        return 0;
-    }
-    if (model == "mtcnn") {
+        out = bench_gallery(a, int(a.integer("reps", 20, 1, 100000)), *pool);
+    } else if (model == "mtcnn") {
         if (a.has("batch")) throw UsageError("--batch does not apply to mtcnn");
         facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo();
         const std::string dir = models_dir(a);
@@ -209,6 +239,7 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
               : backend == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps, *pool)
                                    : bench_embedder<ScalarBackend>(model, weights, batch, reps, *pool);
     }
+    if (busy > 0) out.insert(out.size() - 1, ", \"busy\": " + std::to_string(busy));  // before the closing brace
     std::cout << out << "\n";
     return 0;
 }

@@ -36,11 +36,22 @@ struct Context {
     ThreadPool* pool = nullptr;
     Workspace* workspace = nullptr;
 
+    /// Below this many floating-point operations a loop runs on the calling thread: handing half of it to
+    /// a second thread and waiting for it costs more than it saves. The pool breaks even at about 2.5 µs of
+    /// work on a quiet machine (`build/benchmarks/bench_pool`), 200 kflop of a small convolution here.
+    static constexpr double kSerialFlops = 2e5;
+
     template <class F>
     void parallel_for(std::int64_t n, F&& fn) const {
         if (pool) pool->parallel_for(n, std::forward<F>(fn));
         else
             for (std::int64_t i = 0; i < n; ++i) fn(i);
+    }
+    /// The same for a loop of about `flops` operations in all: on the calling thread if below kSerialFlops.
+    template <class F>
+    void parallel_for(std::int64_t n, double flops, F&& fn) const {
+        if (flops < kSerialFlops) Context{nullptr, workspace}.parallel_for(n, std::forward<F>(fn));
+        else parallel_for(n, std::forward<F>(fn));
     }
     int threads() const noexcept { return pool ? pool->size() : 1; }
 };

@@ -135,7 +135,8 @@ struct XsimdBackend {
         const int ox_lo = std::min(o.w, (win.pad_left + win.sw - 1) / win.sw);
         const int last = in.shape.w - win.kw + win.pad_left;  // the largest window start, times sw
         const int ox_hi = last < 0 ? ox_lo : std::clamp(last / win.sw + 1, ox_lo, o.w);
-        ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
+        const double flops = 2.0 * double(o.numel()) * win.taps();
+        ctx.parallel_for(std::int64_t(o.n) * o.h, flops, [&](std::int64_t row) {
             const int n = int(row / o.h), oy = int(row % o.h);
             const int iy0 = oy * win.sh - win.pad_top;
             const int ky_lo = std::max(0, -iy0), ky_hi = std::min(win.kh, in.shape.h - iy0);
@@ -216,19 +217,24 @@ private:
     static void conv_panels(const PackedConv& p, const ConstView& in, const View& out, const ConstView* residual,
                             const Context& ctx) {
         const std::int64_t m = std::int64_t(out.shape.pixels());
-        for_each_tile(p, (m + ROWS - 1) / ROWS, ctx,
+        for_each_tile(p, (m + ROWS - 1) / ROWS, conv_flops(p, m), ctx,
                       [&](std::int64_t t, int panel) { conv_tile<NV, ROWS>(p, in, out, residual, t * ROWS, m, panel); });
+    }
+
+    /// Multiply-adds ×2 of a direct convolution over `pixels` output pixels (what decides a loop's split).
+    static double conv_flops(const PackedConv& p, std::int64_t pixels) {
+        return 2.0 * double(pixels) * p.cout * p.cin * p.window.taps();
     }
 
     /// Runs fn(tile, panel) for every tile × weight panel: enough tasks to keep every thread busy, each a
     /// run of tiles against one panel (which then stays in cache); the split never changes what a given
     /// output element sums.
     template <class F>
-    static void for_each_tile(const PackedConv& p, std::int64_t tiles, const Context& ctx, F&& fn) {
+    static void for_each_tile(const PackedConv& p, std::int64_t tiles, double flops, const Context& ctx, F&& fn) {
         const std::int64_t target = std::int64_t(ctx.threads()) * 4;
         const std::int64_t per_task = std::min(tiles, std::max<std::int64_t>(1, (tiles * p.panels + target - 1) / target));
         const std::int64_t blocks = (tiles + per_task - 1) / per_task;
-        ctx.parallel_for(blocks * p.panels, [&](std::int64_t task) {
+        ctx.parallel_for(blocks * p.panels, flops, [&](std::int64_t task) {
             const int panel = int(task % p.panels);
             const std::int64_t t0 = (task / p.panels) * per_task, t1 = std::min(tiles, t0 + per_task);
             for (std::int64_t t = t0; t < t1; ++t) fn(t, panel);
@@ -409,7 +415,7 @@ private:
             const Shape o = out.shape;
             const int per_row = (o.w + ROWS - 1) / ROWS;
             const std::int64_t tiles = std::int64_t(o.n) * o.h * per_row;
-            for_each_tile(p, tiles, ctx, [&](std::int64_t t, int panel) {
+            for_each_tile(p, tiles, conv_flops(p, std::int64_t(o.pixels())), ctx, [&](std::int64_t t, int panel) {
                 const std::int64_t row = t / per_row;  // n·h + oy
                 const int natural = int(t % per_row) * ROWS, ox = std::min(natural, o.w - ROWS);
                 V acc[ROWS][NV];

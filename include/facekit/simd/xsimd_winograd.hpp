@@ -99,7 +99,7 @@ private:
         std::int64_t block = std::max<std::int64_t>(ROWS, kBlockBytes / per_tile / ROWS * ROWS);
         block = std::min(block, std::max<std::int64_t>(ROWS, (tiles / (2 * ctx.threads()) + ROWS - 1) / ROWS * ROWS));
         const std::int64_t blocks = (tiles + block - 1) / block;
-        ctx.parallel_for(blocks, [&](std::int64_t k) {
+        ctx.parallel_for(blocks, B::conv_flops(p, std::int64_t(out.shape.pixels())), [&](std::int64_t k) {
             thread_local AlignedBuffer<float> vbuf, mbuf;
             if (vbuf.size() < std::size_t(F::kPoints * block * cin_p)) vbuf.resize(std::size_t(F::kPoints * block * cin_p));
             if (mbuf.size() < std::size_t(F::kPoints * block * cout_p)) mbuf.resize(std::size_t(F::kPoints * block * cout_p));
