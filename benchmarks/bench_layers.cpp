@@ -2,9 +2,9 @@
 // backend, as time, GFLOP/s and the ratio to Eigen's large-GEMM throughput measured in the same run;
 // MTCNN's stems with their max pools, fused against the two layers in turn.
 // Usage: bench_layers [--threads N] [--reps R] [--models DIR]
-#include <facekit/models/inception_resnet_v1.hpp>
-#include <facekit/models/mobilefacenet.hpp>
-#include <facekit/nn/backends.hpp>
+#include <facekit/embed/inception_resnet_v1.hpp>
+#include <facekit/embed/mobilefacenet.hpp>
+#include <facekit/engine/backends.hpp>
 
 #include <Eigen/Core>
 #include <algorithm>

@@ -2,7 +2,7 @@
 // loops from empty to ~20 µs of work, on a quiet machine and with N spinning threads of other work. The
 // break-even (the smallest loop worth splitting) sets Context::kSerialFlops.
 // Usage: bench_pool [--threads 2] [--busy N] [--reps 20000]
-#include <facekit/core/thread_pool.hpp>
+#include <facekit/engine/thread_pool.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -2,8 +2,8 @@
 //   cluster_folder DIR
 #include <facekit/eval/cluster.hpp>
 #include <facekit/eval/thresholds.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/embedder.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/embed/embedder.hpp>
 
 #include <algorithm>
 #include <cstdio>

@@ -1,8 +1,8 @@
 // Are two photos of the same person? Compare the embeddings of their largest faces.
 //   compare_faces PHOTO_A PHOTO_B
 #include <facekit/eval/thresholds.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/embedder.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/embed/embedder.hpp>
 
 #include <cstdio>
 

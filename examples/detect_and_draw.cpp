@@ -1,7 +1,7 @@
 // Detect every face in a photo and draw boxes and landmarks on it.
 //   detect_and_draw PHOTO OUT.png
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/draw.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/io/draw.hpp>
 
 #include <cstdio>
 

@@ -1,9 +1,9 @@
 // Enrol people from a folder with one sub-folder per person, then say who is in each query photo.
 //   gallery_identify PEOPLE_DIR QUERY_PHOTO...
 #include <facekit/eval/thresholds.hpp>
-#include <facekit/gallery/gallery_io.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/embedder.hpp>
+#include <facekit/identify/gallery_io.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/embed/embedder.hpp>
 
 #include <algorithm>
 #include <cstdio>

@@ -2,8 +2,8 @@
 //   lfw_evaluate PAIRS.txt IMAGES_DIR
 #include <facekit/eval/lfw.hpp>
 #include <facekit/eval/metrics.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/embedder.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/embed/embedder.hpp>
 
 #include <cstdio>
 #include <map>

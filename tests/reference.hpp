@@ -5,9 +5,9 @@
 #include <cstring>
 #include <map>
 
-#include "facekit/core/json.hpp"
-#include "facekit/core/safetensors.hpp"
-#include "facekit/core/tensor.hpp"
+#include "facekit/engine/json.hpp"
+#include "facekit/engine/safetensors.hpp"
+#include "facekit/engine/tensor.hpp"
 #include "support.hpp"
 
 namespace facekit::test {

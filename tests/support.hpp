@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "facekit/core/error.hpp"
+#include "facekit/engine/error.hpp"
 
 namespace facekit::test {
 

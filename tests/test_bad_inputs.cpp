@@ -7,9 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "facekit/gallery/gallery_io.hpp"
-#include "facekit/models/mobilefacenet.hpp"
-#include "facekit/pipeline/image.hpp"
+#include "facekit/identify/gallery_io.hpp"
+#include "facekit/embed/mobilefacenet.hpp"
+#include "facekit/io/image.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <sys/wait.h>
 
-#include "facekit/pipeline/image.hpp"
+#include "facekit/io/image.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <thread>
 
-#include "facekit/gallery/gallery.hpp"
-#include "facekit/pipeline/detector.hpp"
-#include "facekit/pipeline/embedder.hpp"
+#include "facekit/identify/gallery.hpp"
+#include "facekit/detect/detector.hpp"
+#include "facekit/embed/embedder.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

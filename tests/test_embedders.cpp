@@ -2,8 +2,8 @@
 // TensorFlow Lite's own runtime), and end to end from photo to embedding.
 #include <iomanip>
 
-#include "facekit/pipeline/detector.hpp"
-#include "facekit/pipeline/embedder.hpp"
+#include "facekit/detect/detector.hpp"
+#include "facekit/embed/embedder.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

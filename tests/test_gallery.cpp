@@ -8,9 +8,9 @@
 #include <unistd.h>
 
 #include "facekit/eval/thresholds.hpp"
-#include "facekit/gallery/gallery_io.hpp"
-#include "facekit/pipeline/detector.hpp"
-#include "facekit/pipeline/embedder.hpp"
+#include "facekit/identify/gallery_io.hpp"
+#include "facekit/detect/detector.hpp"
+#include "facekit/embed/embedder.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

@@ -5,7 +5,7 @@
 #include <set>
 #include <sstream>
 
-#include "facekit/pipeline/image.hpp"
+#include "facekit/io/image.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

@@ -5,9 +5,9 @@
 
 #include <random>
 
-#include "facekit/nn/backends.hpp"
-#include "facekit/nn/layers.hpp"
-#include "facekit/nn/ops.hpp"
+#include "facekit/engine/backends.hpp"
+#include "facekit/engine/layers.hpp"
+#include "facekit/engine/ops.hpp"
 
 using namespace facekit;
 using namespace facekit::nn;

@@ -4,8 +4,8 @@
 #include <random>
 #include <set>
 
-#include "facekit/pipeline/align.hpp"
-#include "facekit/pipeline/detector.hpp"
+#include "facekit/align/align.hpp"
+#include "facekit/detect/detector.hpp"
 #include "reference.hpp"
 
 using namespace facekit;

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <map>
 
-#include "facekit/core/safetensors.hpp"
+#include "facekit/engine/safetensors.hpp"
 #include "support.hpp"
 
 using namespace facekit;

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <thread>
 
-#include "facekit/core/workspace.hpp"
+#include "facekit/engine/workspace.hpp"
 #include <doctest/doctest.h>
 
 using namespace facekit;

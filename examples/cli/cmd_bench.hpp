@@ -1,9 +1,9 @@
 // facekit bench: forward-pass time on a fixed input after warm-up (the measure of
 // ../shared/peers/bench.sh, so the two compare side by side), per backend.
 #pragma once
-#include <facekit/gallery/gallery.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/embedder.hpp>
+#include <facekit/identify/gallery.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/embed/embedder.hpp>
 
 #include <algorithm>
 #include <chrono>

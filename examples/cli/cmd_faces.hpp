@@ -1,9 +1,9 @@
 // facekit detect | embed | compare (see ../shared/CLI.md).
 #pragma once
-#include <facekit/core/safetensors_writer.hpp>
+#include <facekit/engine/safetensors_writer.hpp>
 #include <facekit/eval/thresholds.hpp>
-#include <facekit/pipeline/detector.hpp>
-#include <facekit/pipeline/embedder.hpp>
+#include <facekit/detect/detector.hpp>
+#include <facekit/embed/embedder.hpp>
 
 #include <iostream>
 

@@ -1,6 +1,6 @@
 // facekit gallery enroll | identify | list | remove (see ../shared/CLI.md).
 #pragma once
-#include <facekit/gallery/gallery_io.hpp>
+#include <facekit/identify/gallery_io.hpp>
 
 #include "cmd_faces.hpp"
 

@@ -2,12 +2,12 @@
 // and thread pool, JSON helpers, and what every command over many images does alike: folders expanded,
 // progress on stderr, one failed image reported and the rest processed, drawings written.
 #pragma once
-#include <facekit/core/error.hpp>
-#include <facekit/core/json.hpp>
-#include <facekit/core/thread_pool.hpp>
-#include <facekit/pipeline/detection.hpp>
-#include <facekit/pipeline/draw.hpp>
-#include <facekit/pipeline/image.hpp>
+#include <facekit/engine/error.hpp>
+#include <facekit/engine/json.hpp>
+#include <facekit/engine/thread_pool.hpp>
+#include <facekit/types.hpp>
+#include <facekit/io/draw.hpp>
+#include <facekit/io/image.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -1,7 +1,7 @@
 // Regenerates the bad-input corpus in this directory (the files are committed; this documents how they
 // were made). Build: c++ -std=c++17 -I../../include -I/usr/include/stb make_corpus.cpp && ./a.out
-#include "facekit/gallery/gallery_io.hpp"
-#include "facekit/pipeline/image.hpp"
+#include "facekit/identify/gallery_io.hpp"
+#include "facekit/io/image.hpp"
 
 #include <fstream>
 #include <vector>

@@ -3,7 +3,7 @@
 // Built a second time as fuzz_gallery_body with FACEKIT_FUZZ_GALLERY_BODY, which skips the checksum test
 // (random bytes never pass it, so the fields behind it are out of reach here); that build requires the
 // same bytes but for the checksum.
-#include <facekit/gallery/gallery_io.hpp>
+#include <facekit/identify/gallery_io.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::vector<std::uint8_t> bytes(data, data + size);

@@ -1,5 +1,5 @@
 // libFuzzer target: image decoding (JPEG, PNG, BMP) behind the size bound.
-#include <facekit/pipeline/image.hpp>
+#include <facekit/io/image.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     facekit::ImageLimits limits;

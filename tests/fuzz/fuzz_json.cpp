@@ -1,7 +1,7 @@
 // libFuzzer target: the strict JSON reader that parses safetensors headers and graph metadata. Any input
 // parses or throws facekit::Error (never anything else, never a crash); a parsed object finds each of its
 // keys, and its writer's strings read back.
-#include <facekit/core/json.hpp>
+#include <facekit/engine/json.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);

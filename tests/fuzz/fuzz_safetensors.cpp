@@ -1,6 +1,6 @@
 // libFuzzer target: the safetensors reader, on arbitrary bytes. Any input must either parse or throw
 // facekit::FileError; every tensor it accepts must lie inside the buffer.
-#include <facekit/core/safetensors.hpp>
+#include <facekit/engine/safetensors.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     try {

@@ -4,10 +4,10 @@
 // names, dtypes, shapes, offsets and the metadata (MobileFaceNet's operator graph among them) of a real
 // file rather than bytes that never get past the reader. Every input loads or throws facekit::Error.
 // The models come from $FACEKIT_MODELS (run.sh sets it); seeds are the real headers (run.sh extracts them).
-#include <facekit/models/inception_resnet_v1.hpp>
-#include <facekit/models/mobilefacenet.hpp>
-#include <facekit/models/mtcnn.hpp>
-#include <facekit/pipeline/image.hpp>  // detail::read_file
+#include <facekit/embed/inception_resnet_v1.hpp>
+#include <facekit/embed/mobilefacenet.hpp>
+#include <facekit/detect/mtcnn.hpp>
+#include <facekit/io/image.hpp>  // detail::read_file
 
 #include <cstdlib>
 #include <cstring>

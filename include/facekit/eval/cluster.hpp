@@ -16,7 +16,7 @@
 #include <random>
 #include <vector>
 
-#include "../core/error.hpp"
+#include "../engine/error.hpp"
 #include "metrics.hpp"
 
 namespace facekit::eval {

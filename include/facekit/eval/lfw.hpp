@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "../core/error.hpp"
-#include "../pipeline/image.hpp"
+#include "../engine/error.hpp"
+#include "../io/image.hpp"
 
 namespace facekit::eval {
 

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "../core/error.hpp"
+#include "../engine/error.hpp"
 
 namespace facekit::eval {
 

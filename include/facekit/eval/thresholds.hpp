@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "../core/error.hpp"
+#include "../engine/error.hpp"
 
 namespace facekit::eval {
 

@@ -1,0 +1,176 @@
+// facekit/engine/ops.hpp: the cheap layers: pooling, softmax, L2 normalisation, standalone activations.
+// They are memory-bound and written once for every backend; NHWC makes their inner loops run over
+// contiguous channels, which the compiler vectorises (max pooling, hot in MTCNN, with xsimd).
+#pragma once
+#include <cmath>
+#include <limits>
+
+#include "backends/xsimd/masked.hpp"
+
+#include "workspace.hpp"
+#include "conv_spec.hpp"
+
+namespace facekit::nn {
+
+/// Output size of a pooling window, with PyTorch's ceil_mode: the last window may hang over the end,
+/// but must start inside the input (or its left padding).
+inline int pool_out_dim(int n, int k, int s, int pad_lo, int pad_hi, bool ceil_mode) {
+    const int span = n + pad_lo + pad_hi - k;
+    if (span < 0) throw InvalidArgument("pooling window larger than its input");
+    int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (out - 1) * s >= n + pad_lo) --out;
+    return out;
+}
+
+/// Max pooling (padding never wins: windows take the maximum over their in-image part).
+struct MaxPool2d {
+    Window window;
+    bool ceil_mode = false;
+
+    Shape output_shape(const Shape& in) const {
+        return Shape(in.n, pool_out_dim(in.h, window.kh, window.sh, window.pad_top, window.pad_bottom, ceil_mode),
+                     pool_out_dim(in.w, window.kw, window.sw, window.pad_left, window.pad_right, ceil_mode), in.c);
+    }
+    double flops(const Shape& in) const { return double(output_shape(in).numel()) * window.taps(); }
+    void forward(ConstView in, View out, const Context& ctx) const {
+        detail::check_output(output_shape(in.shape), out.shape, "MaxPool2d");
+        // MTCNN's windows (2×2 and 3×3) unrolled; any other window through the general loop
+        if (window.kh == 2 && window.kw == 2) return run<2>(in, out, ctx);
+        if (window.kh == 3 && window.kw == 3) return run<3>(in, out, ctx);
+        run<0>(in, out, ctx);
+    }
+
+private:
+    using V = xsimd::batch<float>;
+
+    /// K×K windows unrolled where they lie inside the input (K = 0: no unrolling); windows cut by the
+    /// border (ceil_mode, padding) take the general loop. A vector of channels at a time, the tail's
+    /// lanes loaded and stored masked.
+    template <int K>
+    void run(ConstView in, View out, const Context& ctx) const {
+        constexpr int W = int(V::size);
+        const Shape o = out.shape;
+        const int c = o.c;
+        const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * in.stride;
+        ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
+            const int n = int(row / o.h), oy = int(row % o.h);
+            const int y0 = std::max(oy * window.sh - window.pad_top, 0);
+            const int y1 = std::min(oy * window.sh - window.pad_top + window.kh, in.shape.h);
+            for (int ox = 0; ox < o.w; ++ox) {
+                const int x0 = std::max(ox * window.sw - window.pad_left, 0);
+                const int x1 = std::min(ox * window.sw - window.pad_left + window.kw, in.shape.w);
+                float* dst = out.pixel(n, oy, ox);
+                const float* corner = in.pixel(n, y0, x0);
+                const bool whole = K > 0 && y1 - y0 == K && x1 - x0 == K;
+                for (int ch = 0; ch < c; ch += W) {
+                    const int count = c - ch;
+                    V m(-std::numeric_limits<float>::infinity());
+                    if constexpr (K > 0) {
+                        if (whole) {
+#pragma GCC unroll 3
+                            for (int y = 0; y < K; ++y)
+#pragma GCC unroll 3
+                                for (int x = 0; x < K; ++x)
+                                    m = xsimd::max(simd::load_first<V>(corner + y * row_stride + x * in.stride + ch, count), m);
+                            simd::store_first(dst + ch, m, count);
+                            continue;
+                        }
+                    }
+                    const float* r = corner + ch;
+                    for (int y = y0; y < y1; ++y, r += row_stride) {
+                        const float* p = r;
+                        for (int x = x0; x < x1; ++x, p += in.stride) m = xsimd::max(simd::load_first<V>(p, count), m);
+                    }
+                    simd::store_first(dst + ch, m, count);
+                }
+            }
+        });
+    }
+};
+
+/// Average pooling without padding (every window lies inside the input).
+struct AvgPool2d {
+    Window window;
+
+    Shape output_shape(const Shape& in) const {
+        if (window.pad_top || window.pad_left || window.pad_bottom || window.pad_right)
+            throw InvalidArgument("AvgPool2d: padding is not supported");
+        return Shape(in.n, window.out_h(in.h), window.out_w(in.w), in.c);
+    }
+    double flops(const Shape& in) const { return double(output_shape(in).numel()) * window.taps(); }
+    void forward(ConstView in, View out, const Context& ctx) const {
+        detail::check_output(output_shape(in.shape), out.shape, "AvgPool2d");
+        const Shape o = out.shape;
+        const float inv = 1.0f / float(window.taps());
+        ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
+            const int n = int(row / o.h), oy = int(row % o.h);
+            for (int ox = 0; ox < o.w; ++ox) {
+                float* dst = out.pixel(n, oy, ox);
+                for (int ch = 0; ch < o.c; ++ch) dst[ch] = 0.0f;
+                for (int y = 0; y < window.kh; ++y)
+                    for (int x = 0; x < window.kw; ++x) {
+                        const float* src = in.pixel(n, oy * window.sh + y, ox * window.sw + x);
+                        for (int ch = 0; ch < o.c; ++ch) dst[ch] += src[ch];
+                    }
+                for (int ch = 0; ch < o.c; ++ch) dst[ch] *= inv;
+            }
+        });
+    }
+};
+
+/// Mean over all pixels of each image: N×H×W×C -> N×1×1×C.
+struct GlobalAvgPool {
+    Shape output_shape(const Shape& in) const { return Shape(in.n, 1, 1, in.c); }
+    double flops(const Shape& in) const { return double(in.numel()); }
+    void forward(ConstView in, View out, const Context&) const {
+        detail::check_output(output_shape(in.shape), out.shape, "GlobalAvgPool");
+        const int hw = in.shape.h * in.shape.w;
+        for (int n = 0; n < in.shape.n; ++n) {
+            float* dst = out.pixel(n, 0, 0);
+            for (int ch = 0; ch < in.shape.c; ++ch) dst[ch] = 0.0f;
+            for (int p = 0; p < hw; ++p) {
+                const float* src = in.pixel(std::size_t(n) * hw + p);
+                for (int ch = 0; ch < in.shape.c; ++ch) dst[ch] += src[ch];
+            }
+            for (int ch = 0; ch < in.shape.c; ++ch) dst[ch] /= float(hw);
+        }
+    }
+};
+
+/// Softmax over the channels of every pixel, in place: exp(x − max) / Σ.
+inline void softmax_channels(View x) {
+    for (std::size_t p = 0; p < x.shape.pixels(); ++p) {
+        float* v = x.pixel(p);
+        float mx = v[0];
+        for (int c = 1; c < x.shape.c; ++c) mx = std::max(mx, v[c]);
+        float sum = 0.0f;
+        for (int c = 0; c < x.shape.c; ++c) {
+            // exp(0) is 1 exactly: the maximum's term needs no call (half of P-Net's exps, 0.3 ms a photo)
+            const float d = v[c] - mx;
+            sum += (v[c] = d == 0.0f ? 1.0f : std::exp(d));
+        }
+        for (int c = 0; c < x.shape.c; ++c) v[c] /= sum;
+    }
+}
+
+/// Per-channel PReLU in place (when it cannot be fused into the preceding convolution).
+inline void prelu(View x, const std::vector<float>& alpha) {
+    if (int(alpha.size()) != x.shape.c) throw InvalidArgument("prelu: slope count mismatch");
+    for (std::size_t p = 0; p < x.shape.pixels(); ++p) {
+        float* v = x.pixel(p);
+        for (int c = 0; c < x.shape.c; ++c) v[c] = v[c] > 0.0f ? v[c] : v[c] * alpha[c];
+    }
+}
+
+/// x / max(‖x‖₂, eps) over the channels of every pixel, in place (eps as in torch.nn.functional.normalize).
+inline void l2_normalize(View x, float eps = 1e-12f) {
+    for (std::size_t p = 0; p < x.shape.pixels(); ++p) {
+        float* v = x.pixel(p);
+        double ss = 0.0;
+        for (int c = 0; c < x.shape.c; ++c) ss += double(v[c]) * v[c];
+        const float norm = std::max(float(std::sqrt(ss)), eps);
+        for (int c = 0; c < x.shape.c; ++c) v[c] /= norm;
+    }
+}
+
+}  // namespace facekit::nn

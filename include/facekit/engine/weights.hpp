@@ -1,0 +1,76 @@
+// facekit/engine/weights.hpp: reading a converted weights file into layer specifications.
+// Checks the architecture recorded by the converter, then hands out tensors by upstream name with their
+// expected shapes, so that a wrong or damaged file fails at load with the tensor's name.
+#pragma once
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "safetensors.hpp"
+#include "conv_spec.hpp"
+
+namespace facekit::models {
+
+class WeightFile {
+public:
+    WeightFile(const SafeTensors& st, const std::string& architecture) : st_(st) {
+        const std::string arch = st.metadata("architecture");
+        if (arch != architecture)
+            throw FileError(st.name(), "holds " + (arch.empty() ? std::string("no recorded architecture") : "\"" + arch + "\"") +
+                                           ", expected \"" + architecture + "\" (convert it with weights_converter/convert.py)");
+    }
+    const SafeTensors& file() const noexcept { return st_; }
+
+    /// The tensor `name`, which must have `shape` and finite values (a NaN or infinite weight would turn
+    /// every embedding into NaNs, reported nowhere).
+    std::vector<float> get(const std::string& name, const std::vector<std::int64_t>& shape) const {
+        std::vector<float> v = st_.floats(name, shape);
+        for (float x : v)
+            if (!std::isfinite(x)) throw FileError(st_.name(), "tensor \"" + name + "\" has a non-finite value");
+        return v;
+    }
+
+    /// A PyTorch Conv2d "prefix.weight" (OIHW) [+ "prefix.bias"] as an OHWI ConvSpec.
+    nn::ConvSpec conv(const std::string& prefix, int cin, int cout, nn::Window win, bool bias = true) const {
+        nn::ConvSpec s;
+        s.window = win, s.cin = cin, s.cout = cout;
+        s.weights = nn::ohwi_from_oihw(get(prefix + ".weight", {cout, cin, win.kh, win.kw}), cout, cin, win.kh, win.kw);
+        s.epilogue.bias = bias ? get(prefix + ".bias", {cout}) : std::vector<float>(std::size_t(cout), 0.0f);
+        return s;
+    }
+    /// A PyTorch Linear "prefix" ([out][in] weight, bias) as a 1×1 ConvSpec.
+    nn::ConvSpec linear(const std::string& prefix, int in, int out, bool bias = true) const {
+        nn::ConvSpec s;
+        s.window = nn::Window::square(1), s.cin = in, s.cout = out;
+        s.weights = get(prefix + ".weight", {out, in});
+        s.epilogue.bias = bias ? get(prefix + ".bias", {out}) : std::vector<float>(std::size_t(out), 0.0f);
+        return s;
+    }
+
+private:
+    const SafeTensors& st_;
+};
+
+/// Adds a PReLU with the slopes stored in `name` to a convolution's epilogue.
+inline nn::ConvSpec with_prelu(nn::ConvSpec s, const WeightFile& w, const std::string& name) {
+    s.epilogue.activation = nn::Activation::PReLU;
+    s.epilogue.alpha = w.get(name, {s.cout});
+    return s;
+}
+
+/// Concatenates the output channels of convolutions that read the same input (sibling heads), so they
+/// run as one: their outputs come out side by side in channel order.
+inline nn::ConvSpec concat_outputs(const std::vector<nn::ConvSpec>& heads) {
+    nn::ConvSpec s = heads.at(0);
+    for (std::size_t i = 1; i < heads.size(); ++i) {
+        const nn::ConvSpec& h = heads[i];
+        if (h.cin != s.cin || h.window.kh != s.window.kh || h.window.kw != s.window.kw)
+            throw InvalidArgument("concat_outputs: heads must share input and kernel");
+        s.cout += h.cout;
+        s.weights.insert(s.weights.end(), h.weights.begin(), h.weights.end());
+        s.epilogue.bias.insert(s.epilogue.bias.end(), h.epilogue.bias.begin(), h.epilogue.bias.end());
+    }
+    return s;
+}
+
+}  // namespace facekit::models
