@@ -6,7 +6,7 @@ and 2 threads and ONNX Runtime (../shared/peers/bench.sh's ort_bench.js) on 2 th
 with the machine as it is and once with other processes spinning (`sh -c 'while :; do :; done'`, one per
 --busy), and prints the median of each configuration's medians over the rounds as a Markdown table.
 
-    benchmarks/busy.py [--facekit build/examples/facekit] [--rounds 3] [--busy 1]
+    benchmarks/busy.py [--facekit build/tools/facekit/facekit] [--rounds 3] [--busy 1]
                        [--models facenet,mobilefacenet,mtcnn] [--baseline OTHER_FACEKIT]
 
 --baseline times a second facekit build in the same rounds (to show that a change keeps the quiet speed).
@@ -32,7 +32,7 @@ def run_json(cmd, env=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--facekit", default=os.path.join(HERE, "..", "build", "examples", "facekit"))
+    ap.add_argument("--facekit", default=os.path.join(HERE, "..", "build", "tools", "facekit", "facekit"))
     ap.add_argument("--baseline", help="another facekit binary, timed in the same rounds")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--busy", type=int, default=1, help="spinning processes in the busy condition")

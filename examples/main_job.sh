@@ -7,7 +7,7 @@
 set -euo pipefail
 build=$1
 shared=$2
-facekit=$build/examples/facekit
+facekit=$build/tools/facekit/facekit
 out=$build/run
 lfw=$shared/data/lfw/images
 rm -rf "$out"

@@ -20,7 +20,7 @@ c++ -std=c++17 -O1 -march=native -I"$src/include" -I/usr/include/eigen3 -I/usr/i
 mkdir -p "$tmp/run/build"
 ln -s "$build/models" "$tmp/run/build/models"
 lfw=$shared/data/lfw/images
-"$build/examples/facekit" gallery enroll --gallery "$tmp/run/people.fkg" Tony_Blair "$lfw/Tony_Blair/Tony_Blair_0018.jpg" >/dev/null 2>&1
+"$build/tools/facekit/facekit" gallery enroll --gallery "$tmp/run/people.fkg" Tony_Blair "$lfw/Tony_Blair/Tony_Blair_0018.jpg" >/dev/null 2>&1
 cp "$lfw/Tony_Blair/Tony_Blair_0032.jpg" "$tmp/run/photo.jpg"
 out=$(cd "$tmp/run" && ./../snippet)
 echo "$out"

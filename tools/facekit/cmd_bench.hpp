@@ -15,10 +15,6 @@
 
 #include "common.hpp"
 
-#ifndef FACEKIT_DEFAULT_SHARED_DIR
-#define FACEKIT_DEFAULT_SHARED_DIR "../shared"
-#endif
-
 namespace cli {
 
 struct Timing {
@@ -120,10 +116,13 @@ std::string bench_mtcnn(const std::string& dir, const facekit::Image& img, int r
            std::to_string(stages.back().rnet_windows) + ", \"onet\": " + std::to_string(stages.back().onet_windows) + "}}";
 }
 
-/// The default detector input: the central 4:3 region of multiface.png (all six faces) at 640×480.
-inline facekit::Image default_bench_photo() {
-    const char* env = std::getenv("FACEKIT_SHARED");
-    const std::string path = std::string(env && *env ? env : FACEKIT_DEFAULT_SHARED_DIR) + "/data/images/png/multiface.png";
+/// The default detector input: the central 4:3 region of the bench photo (multiface.png, all six faces,
+/// copied beside the models by the build) at 640×480.
+inline facekit::Image default_bench_photo(const std::string& models) {
+    const std::string path = models + "/bench_photo.png";
+    struct stat sb {};
+    if (::stat(path.c_str(), &sb) != 0)
+        throw facekit::FileError(path, "the default benchmark photo is missing: give one with --image FILE");
     facekit::Image img = facekit::load_image(path);
     const int w = img.height * 4 / 3;
     return facekit::pil_bilinear_resize(img, {(img.width - w) / 2, 0, (img.width - w) / 2 + w, img.height}, 640, 480);
@@ -197,7 +196,7 @@ inline const Command kBench = {
      {"backend", "B", "xsimd", "xsimd, eigen or scalar"},
      {"batch", "N", "1", "faces per forward pass (facenet, mobilefacenet)"},
      {"reps", "N", "100; mtcnn 30; gallery 20", "timed repetitions"},
-     {"image", "FILE", "a 640×480 crop of multiface.png", "mtcnn: the photo to detect on"},
+     {"image", "FILE", "640×480 of MODELS/bench_photo.png", "mtcnn: the photo to detect on"},
      {"size", "N", "1000000", "gallery: rows of random unit vectors"},
      {"dim", "N", "192", "gallery: dimension"},
      {"k", "K", "5", "gallery: neighbours per query"},
@@ -224,8 +223,8 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
         out = bench_gallery(a, int(a.integer("reps", 20, 1, 100000)), *pool);
     } else if (model == "mtcnn") {
         if (a.has("batch")) throw UsageError("--batch does not apply to mtcnn");
-        facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo();
         const std::string dir = models_dir(a);
+        facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo(dir);
         out = backend == "xsimd"   ? bench_mtcnn<DefaultBackend>(dir, img, reps, *pool)
               : backend == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps, *pool)
                                    : bench_mtcnn<ScalarBackend>(dir, img, reps, *pool);
