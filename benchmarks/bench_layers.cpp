@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
     for (const ConvCase& c : cases) {
         bench_conv<DefaultBackend>(c, &pool, reps, ref);
         bench_conv<EigenBackend>(c, &pool, reps, ref);
-        bench_conv<ScalarBackend>(c, &pool, std::max(1, reps / 10), ref);
+        bench_conv<ReferenceBackend>(c, &pool, std::max(1, reps / 10), ref);
     }
     std::printf("\nMTCNN stems: conv 3×3 + PReLU + max pool\n");
     const ConvPoolCase stems[] = {{"P-Net 3→10, pool 2×2/2, 74×385 band", 1, 74, 385, 10, 2, 2},

@@ -90,7 +90,7 @@ void check_conv_backend() {
         for (bool with_residual : {false, true}) {
             const ConvSpec spec = random_conv(cc, rng, variant++);
             Tensor in = random_tensor(Shape(cc.n, cc.h, cc.w, cc.cin), rng);
-            Conv2d<ScalarBackend> ref(spec);
+            Conv2d<ReferenceBackend> ref(spec);
             Conv2d<B> fast(spec);
             Shape os = ref.output_shape(in.shape());
             Tensor res = random_tensor(os, rng);
@@ -124,7 +124,7 @@ void check_depthwise_backend() {
             spec.weights = random_vector(std::size_t(cc.win.taps()) * cc.c, rng);
             spec.epilogue = random_epilogue(cc.c, rng, variant++);
             Tensor in = random_tensor(Shape(cc.n, cc.h, cc.w, cc.c), rng);
-            DepthwiseConv2d<ScalarBackend> ref(spec);
+            DepthwiseConv2d<ReferenceBackend> ref(spec);
             DepthwiseConv2d<B> fast(spec);
             Shape os = ref.output_shape(in.shape());
             Tensor res = random_tensor(os, rng);
@@ -150,7 +150,7 @@ TEST_CASE("scalar convolution matches a hand-computed case") {
     s.epilogue.activation = Activation::ReLU;
     Tensor in(Shape(1, 3, 3, 1));
     for (int i = 0; i < 9; ++i) in[i] = float(i + 1);  // 1 2 3 / 4 5 6 / 7 8 9
-    Conv2d<ScalarBackend> conv(s);
+    Conv2d<ReferenceBackend> conv(s);
     Tensor out(conv.output_shape(in.shape()));
     Workspace ws;
     conv.forward(in, out, Context{nullptr, &ws});
@@ -168,7 +168,7 @@ TEST_CASE("scalar residual epilogue is relu(x + scale·(conv + bias))") {
     s.epilogue.activation = Activation::ReLU;
     Tensor in(Shape(2, 1, 1, 1)), res(Shape(2, 1, 1, 1)), out(Shape(2, 1, 1, 1));
     in[0] = 3, in[1] = -3, res[0] = 1, res[1] = 1;
-    Conv2d<ScalarBackend> conv(s);
+    Conv2d<ReferenceBackend> conv(s);
     ConstView rv = res.view();
     Workspace ws;
     conv.forward(in, out, Context{nullptr, &ws}, &rv);
@@ -188,7 +188,7 @@ TEST_CASE("scalar depthwise and PReLU match a hand-computed case") {
     s.epilogue.alpha = {0.1f, 0.25f};
     Tensor in(Shape(1, 2, 2, 2));
     for (int i = 0; i < 8; ++i) in[i] = float(i) - 3.0f;  // -3 -2 / -1 0 / 1 2 / 3 4
-    DepthwiseConv2d<ScalarBackend> dw(s);
+    DepthwiseConv2d<ReferenceBackend> dw(s);
     Tensor out(dw.output_shape(in.shape()));
     Workspace ws;
     dw.forward(in, out, Context{nullptr, &ws});
@@ -292,7 +292,7 @@ TEST_CASE("a convolution and its max pool in one pass give the floats of the two
             Tensor in = random_tensor(Shape(cc.n, cc.h, cc.w, cc.cin), rng);
             ConvMaxPool2d<XsimdBackend<>> fused(spec, mp);
             Conv2d<XsimdBackend<>> conv(spec);
-            Conv2d<ScalarBackend> conv_ref(spec);
+            Conv2d<ReferenceBackend> conv_ref(spec);
             Tensor mid(conv.output_shape(in.shape())), mid_ref(conv.output_shape(in.shape()));
             Tensor a(fused.output_shape(in.shape())), b(a.shape()), r(a.shape());
             fused.forward(in, a, Context{&pool, nullptr});

@@ -227,7 +227,7 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
         facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo(dir);
         out = backend == "xsimd"   ? bench_mtcnn<DefaultBackend>(dir, img, reps, *pool)
               : backend == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps, *pool)
-                                   : bench_mtcnn<ScalarBackend>(dir, img, reps, *pool);
+                                   : bench_mtcnn<ReferenceBackend>(dir, img, reps, *pool);
     } else {
         // timing does not depend on the values: the synthetic FaceNet checkpoint serves when the real one is absent
         std::string weights = a.get("weights", models_dir(a) + "/" + model + ".safetensors");
@@ -236,7 +236,7 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
             weights = models_dir(a) + "/facenet-synthetic.safetensors";
         out = backend == "xsimd"   ? bench_embedder<DefaultBackend>(model, weights, batch, reps, *pool)
               : backend == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps, *pool)
-                                   : bench_embedder<ScalarBackend>(model, weights, batch, reps, *pool);
+                                   : bench_embedder<ReferenceBackend>(model, weights, batch, reps, *pool);
     }
     if (busy > 0) out.insert(out.size() - 1, ", \"busy\": " + std::to_string(busy));  // before the closing brace
     std::cout << out << "\n";

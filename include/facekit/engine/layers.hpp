@@ -3,6 +3,7 @@
 #pragma once
 #include <type_traits>
 
+#include "backend.hpp"
 #include "conv_spec.hpp"
 #include "ops.hpp"
 
@@ -11,6 +12,8 @@ namespace facekit::nn {
 /// 2-D convolution (any kernel, stride, padding) with its fused epilogue (bias, residual, ReLU/PReLU).
 template <class Backend>
 class Conv2d {
+    static_assert(is_backend_v<Backend>, "Conv2d<Backend>: Backend lacks a member of the interface in engine/backend.hpp");
+
 public:
     Conv2d() = default;
     explicit Conv2d(const ConvSpec& spec)
@@ -78,6 +81,9 @@ private:
 /// Depthwise 2-D convolution (one filter per channel) with the same fused epilogue.
 template <class Backend>
 class DepthwiseConv2d {
+    static_assert(is_backend_v<Backend>,
+                  "DepthwiseConv2d<Backend>: Backend lacks a member of the interface in engine/backend.hpp");
+
 public:
     DepthwiseConv2d() = default;
     explicit DepthwiseConv2d(const DepthwiseSpec& spec)

@@ -6,7 +6,7 @@
 
 namespace facekit::nn {
 
-struct ScalarBackend {
+struct ReferenceBackend {
     static constexpr const char* name = "scalar";
     static const char* isa() noexcept { return "none"; }
 
