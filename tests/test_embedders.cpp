@@ -35,7 +35,7 @@ double relative_error(ConstView got, const std::vector<float>& ref) {
 }
 }  // namespace
 
-TEST_CASE("Inception-ResNet-v1: every recorded activation within 1e-4 relative error") {
+TEST_CASE("Inception-ResNet-v1: every recorded activation within 2e-5 relative error") {
     auto st = SafeTensors::open(model("facenet-synthetic.safetensors"));
     models::InceptionResnetV1<> net(st);
     auto ref = SafeTensors::open(shared("reference/facenet/irv1-synthetic-embeddings.safetensors"));
@@ -48,7 +48,7 @@ TEST_CASE("Inception-ResNet-v1: every recorded activation within 1e-4 relative e
         double e = relative_error(v, ref.floats("activations." + name));
         CAPTURE(name);
         MESSAGE(name << ": max |Δ| / max |ref| = " << e);
-        CHECK(e <= 1e-4);
+        CHECK(e <= 2e-5);  // README: <= 8.7e-6
         ++seen;
     });
     // last_linear is not observable on its own: its BatchNorm is folded into it (we compare last_bn).
@@ -115,9 +115,9 @@ TEST_CASE("MobileFaceNet matches TensorFlow Lite on the 46 reference crops") {
             worst_norm = std::max(worst_norm, std::abs(raw.pixel(i)[d] / std::sqrt(norm) - want[i * 192 + d] / std::sqrt(norm)));
     }
     MESSAGE(std::setprecision(10) << "raw ‖Δ‖/‖e‖ " << worst_rel << ", normalised max |Δ| " << worst_norm << ", worst cosine " << worst_cos);
-    CHECK(worst_rel <= 1e-5);
-    CHECK(worst_norm <= 1e-4);
-    CHECK(worst_cos >= 0.9999);
+    CHECK(worst_rel <= 5e-6);   // README: 1.7e-6
+    CHECK(worst_norm <= 2e-6);  // README: 5.7e-7
+    CHECK(worst_cos >= 0.99999);
     // The embedder: normalised, and the flip variant against the mirrored-crop reference.
     NetEmbedder<models::MobileFaceNet<>> emb(net, "mobilefacenet", &pool());
     auto plain = emb.embed(crops);
@@ -162,8 +162,9 @@ TEST_CASE("end to end: photo -> MTCNN -> alignment -> embedding agrees with the 
         for (std::size_t i = 0; i < crop_ref.pixels.size(); ++i) diff += std::abs(int(crop_ref.pixels[i]) - int(aligned[k].pixels[i]));
         double c = cosine(got[k].data(), &want[row * 192], 192);
         MESSAGE("multiface_" << k << ": aligned crop mean |Δ| " << diff / double(crop_ref.pixels.size()) << ", cosine " << c);
-        CHECK(diff / double(crop_ref.pixels.size()) <= 1.0);
-        CHECK(c >= 0.999);
+        // our landmarks, not the reference's floats, place the crop: a few samples one level apart
+        CHECK(diff / double(crop_ref.pixels.size()) <= 0.01);
+        CHECK(c >= 0.99999);
     }
     // FaceNet: the 160×160 crops of the same detections against embedding_all (multiface rows 0..5).
     auto fn = load_embedder("facenet", models_dir(), &pool(), model("facenet-synthetic.safetensors"), SyntheticWeights::Allow);
