@@ -93,9 +93,7 @@ std::string bench_embedder(const std::string& model, const std::string& weights,
 template <class B>
 std::string bench_mtcnn(const std::string& dir, const facekit::Image& img, int reps, facekit::ThreadPool& pool) {
     using namespace facekit;
-    auto nets = std::make_shared<const models::MtcnnNets<B>>(SafeTensors::open(dir + "/pnet.safetensors"),
-                                                             SafeTensors::open(dir + "/rnet.safetensors"),
-                                                             SafeTensors::open(dir + "/onet.safetensors"));
+    auto nets = models::MtcnnNets<B>::load(dir);
     Detector<B> det(nets, {}, &pool);
     std::vector<StageTimes> stages;
     std::size_t faces = 0;
@@ -141,7 +139,7 @@ inline std::string bench_gallery(const Args& a, int reps, facekit::ThreadPool& p
     auto unit = [&] {
         double ss = 0;
         for (float& x : v) x = nd(rng), ss += double(x) * x;
-        for (float& x : v) x = float(x / std::sqrt(ss));
+        facekit::Gallery::scale_to_unit(v, ss);
     };
     std::vector<float> floats;
     std::vector<std::int8_t> bytes;

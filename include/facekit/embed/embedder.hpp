@@ -75,12 +75,7 @@ public:
                 for (int c = 0; c < 3; ++c) *dst++ = (float(p[c]) - 127.5f) / 128.0f;
             }
     }
-    static void normalize(Embedding& e) {
-        double ss = 0;
-        for (float v : e) ss += double(v) * v;
-        const float norm = std::max(float(std::sqrt(ss)), 1e-12f);
-        for (float& v : e) v /= norm;
-    }
+    static void normalize(Embedding& e) { nn::l2_normalize(e.data(), e.size()); }
 
 protected:
     /// The network on standardised input; returns N×1×1×dim, L2-normalised.

@@ -162,15 +162,18 @@ inline void prelu(View x, const std::vector<float>& alpha) {
     }
 }
 
-/// x / max(‖x‖₂, eps) over the channels of every pixel, in place (eps as in torch.nn.functional.normalize).
+/// v / max(‖v‖₂, eps) for n floats, in place (eps as in torch.nn.functional.normalize): the sum of squares in
+/// double, one float division per element. The one L2 normalisation of networks and embedders.
+inline void l2_normalize(float* v, std::size_t n, float eps = 1e-12f) {
+    double ss = 0.0;
+    for (std::size_t c = 0; c < n; ++c) ss += double(v[c]) * v[c];
+    const float norm = std::max(float(std::sqrt(ss)), eps);
+    for (std::size_t c = 0; c < n; ++c) v[c] /= norm;
+}
+
+/// The same over the channels of every pixel.
 inline void l2_normalize(View x, float eps = 1e-12f) {
-    for (std::size_t p = 0; p < x.shape.pixels(); ++p) {
-        float* v = x.pixel(p);
-        double ss = 0.0;
-        for (int c = 0; c < x.shape.c; ++c) ss += double(v[c]) * v[c];
-        const float norm = std::max(float(std::sqrt(ss)), eps);
-        for (int c = 0; c < x.shape.c; ++c) v[c] /= norm;
-    }
+    for (std::size_t p = 0; p < x.shape.pixels(); ++p) l2_normalize(x.pixel(p), std::size_t(x.shape.c), eps);
 }
 
 }  // namespace facekit::nn

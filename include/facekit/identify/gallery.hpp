@@ -40,6 +40,10 @@ struct GallerySearch {
 
 class Gallery {
 public:
+    /// v / ‖v‖₂, given ss = Σ v² (checked by the caller): in double, as the stored rows were made.
+    static void scale_to_unit(std::vector<float>& v, double ss) {
+        for (float& x : v) x = float(x / std::sqrt(ss));
+    }
     enum class Store { Float, Int8 };
 
     Gallery(std::string model, int dim, Store store = Store::Float) : model_(std::move(model)), dim_(dim), store_(store) {
@@ -69,7 +73,7 @@ public:
             ss += double(x) * x;
         }
         if (!(ss > 0)) throw InvalidArgument("gallery: embedding is all zeros");
-        for (float& x : v) x = float(x / std::sqrt(ss));
+        scale_to_unit(v, ss);
         owner_.push_back(identity_index(name, true));
         append(v.data());
     }
@@ -119,7 +123,7 @@ public:
         double ss = 0;
         for (float x : q) ss += double(x) * x;
         if (!(ss > 0) || !std::isfinite(ss)) throw InvalidArgument("gallery: query is zero or not finite");
-        for (float& x : q) x = float(x / std::sqrt(ss));
+        scale_to_unit(q, ss);
         GallerySearch result;
         for (auto& [score, row] : top_k(q.data(), std::size_t(k), pool))
             result.nearest.push_back({names_[owner_[row]], std::max(0.0f, 2.0f - 2.0f * score)});
