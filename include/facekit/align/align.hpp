@@ -18,6 +18,13 @@
 
 namespace facekit {
 
+/// How an embedding network wants its faces cut out: each network declares it (Net::kAlignment), the
+/// embedder follows it.
+enum class Alignment {
+    MarginCrop,  ///< crop_face: the box (plus a margin) resized to the input, as facenet-pytorch's MTCNN
+    FivePoint,   ///< align_face: the 5 landmarks mapped onto the ArcFace template by a similarity
+};
+
 /// facenet-pytorch's extract_face(img, box, image_size, margin): a size×size crop.
 inline Image crop_face(const Image& img, const std::array<float, 4>& box, int size = 160, int margin = 0) {
     if (size <= 0 || margin < 0 || margin >= size) throw InvalidArgument("crop_face: bad size or margin");

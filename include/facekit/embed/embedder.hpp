@@ -85,7 +85,7 @@ protected:
     Workspace input_;
 };
 
-/// An Embedder over one of the networks in models/.
+/// An Embedder over one of the networks of embed/.
 template <class Net>
 class NetEmbedder : public Embedder {
 public:
@@ -102,8 +102,10 @@ public:
         return e;
     }
     Image align(const Image& photo, const Detection& face) const override {
-        if constexpr (Net::kInput == 160) return crop_face(photo, face, 160, 0);  // facenet-pytorch's MTCNN crop
-        else return align_face(photo, face.landmarks);                          // ArcFace 5-point template
+        static_assert(Net::kAlignment != Alignment::FivePoint || Net::kInput == 112,
+                      "the 5-point template is the ArcFace one, for 112x112 inputs");
+        if constexpr (Net::kAlignment == Alignment::MarginCrop) return crop_face(photo, face, Net::kInput, 0);
+        else return align_face(photo, face.landmarks);
     }
     const Net& net() const noexcept { return *net_; }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "../align/align.hpp"
 #include "../engine/workspace.hpp"
 #include "../engine/backends.hpp"
 #include "../engine/layers.hpp"
@@ -205,6 +206,7 @@ template <class B = nn::DefaultBackend>
 class InceptionResnetV1 {
 public:
     static constexpr int kInput = 160, kDim = 512;
+    static constexpr Alignment kAlignment = Alignment::MarginCrop;  // trained on facenet-pytorch's crops
     /// Called with (name, activation) after each module facenet-pytorch names, for inspection and tests.
     using Observer = std::function<void(const std::string&, ConstView)>;
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../engine/json.hpp"
+#include "../align/align.hpp"
 #include "../engine/workspace.hpp"
 #include "../engine/backends.hpp"
 #include "../engine/layers.hpp"
@@ -28,6 +29,7 @@ template <class B = nn::DefaultBackend>
 class MobileFaceNet {
 public:
     static constexpr int kInput = 112, kDim = 192;
+    static constexpr Alignment kAlignment = Alignment::FivePoint;  // trained on ArcFace-aligned faces
     /// Called with (tensor name, value) after each layer, for inspection, profiling and tests.
     using Observer = std::function<void(const std::string&, ConstView)>;
 
