@@ -43,6 +43,7 @@
 #include "io/image.hpp"
 #include "io/jpeg.hpp"
 #include "io/resample.hpp"
+#include "io/stb.hpp"
 
 #include "detect/detector.hpp"
 #include "detect/mtcnn.hpp"

@@ -15,49 +15,7 @@
 #include "exif.hpp"
 #include "jpeg.hpp"
 
-#ifndef FACEKIT_STB_EXTERNAL  // define it if your program already compiles the stb implementations
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
-#define STBI_ONLY_PNG
-#define STBI_ONLY_BMP
-#define STBI_NO_STDIO
-#define STBI_FAILURE_USERMSG
-#define STB_IMAGE_WRITE_STATIC
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#endif
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, on stb's I/O callbacks: a false positive
-#pragma GCC diagnostic ignored "-Wunused-but-set-variable"  // stb's invalid_chunk under STBI_FAILURE_USERMSG
-#endif
-// stb_image 2.27 (Debian 12) lets a corrupt JPEG's DC sums grow without bound and multiplies them in int
-// (2.28 refuses such files): signed overflow, undefined behaviour. Its functions are compiled with
-// wrapping arithmetic (GCC: -fwrapv; clang has no per-function form, so the sanitizer's check is turned
-// off for them and the multiply wraps as the hardware does): such a file decodes to noise.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("signed-integer-overflow"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("wrapv")
-#endif
-#include <stb_image.h>
-#include <stb_image_write.h>
-#if defined(__clang__)
-#pragma clang attribute pop
-#elif defined(__GNUC__)
-#pragma GCC pop_options
-#endif
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
+#include "stb.hpp"
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
@@ -275,27 +233,17 @@ namespace detail {
 /// IDCT, upsampling and colour conversion (see jpeg.hpp). Returns false, having decoded nothing, for the
 /// four-component (CMYK/YCCK) files it leaves to stb_image. Throws FileError on a corrupt file.
 inline bool decode_jpeg_like_libjpeg(const std::uint8_t* data, std::size_t size, const std::string& name, Image& img) {
-    stbi__context ctx;
-    stbi__start_mem(&ctx, data, int(size));
-    ctx.img_n = 0;  // stbi__cleanup_jpeg frees img_n components
-    auto release = [](stbi__jpeg* j) { stbi__cleanup_jpeg(j); STBI_FREE(j); };
-    std::unique_ptr<stbi__jpeg, decltype(release)> j(static_cast<stbi__jpeg*>(stbi__malloc(sizeof(stbi__jpeg))), release);
-    if (!j) throw FileError(name, "out of memory decoding JPEG");
-    j->s = &ctx;
-    stbi__setup_jpeg(j.get());
-    j->idct_block_kernel = jpeg::idct_islow_8x8;
-    if (!stbi__decode_jpeg_image(j.get())) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());
-    const int width = int(ctx.img_x), height = int(ctx.img_y), n = ctx.img_n;
+    stb::JpegDecoder j;
+    if (!j.decode(data, size)) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());
+    const int width = j.width(), height = j.height(), n = j.components();
     if (n != 1 && n != 3) return false;
     jpeg::Plane planes[3];
     std::vector<jpeg::UpsampleScratch> scratch;
     for (int k = 0; k < n; ++k) {
-        const auto& c = j->img_comp[k];
-        if (j->img_h_max % c.h || j->img_v_max % c.v) throw FileError(name, "JPEG with fractional sampling factors");
-        planes[k] = {c.data, c.w2, c.x, c.y, j->img_h_max / c.h, j->img_v_max / c.v};
-        scratch.emplace_back(width, c.x);
+        if (!j.plane(k, planes[k])) throw FileError(name, "JPEG with fractional sampling factors");
+        scratch.emplace_back(width, planes[k].width);
     }
-    const bool is_rgb = n == 3 && (j->rgb == 3 || (j->app14_color_transform == 0 && !j->jfif));
+    const bool is_rgb = n == 3 && j.stores_rgb();
     img = Image(width, height);
     for (int y = 0; y < height; ++y) {
         std::uint8_t* out = img.row(y);
