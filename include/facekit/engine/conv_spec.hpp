@@ -43,6 +43,20 @@ struct Window {
         return r;
     }
     int taps() const noexcept { return kh * kw; }
+    /// Calls fn(t, iy, ix) for every tap t = ky·kw + kx of output pixel (oy, ox) that lies inside an h×w
+    /// input, in row-major order; taps in the padding are skipped (they read zeros). The reference loop
+    /// of the plain backends.
+    template <class F>
+    void for_each_tap(int oy, int ox, int h, int w, F&& fn) const {
+        for (int ky = 0; ky < kh; ++ky) {
+            const int iy = oy * sh - pad_top + ky;
+            if (iy < 0 || iy >= h) continue;
+            for (int kx = 0; kx < kw; ++kx) {
+                const int ix = ox * sw - pad_left + kx;
+                if (ix >= 0 && ix < w) fn(ky * kw + kx, iy, ix);
+            }
+        }
+    }
     int out_h(int h) const { return out_dim(h, kh, sh, pad_top + pad_bottom, "height"); }
     int out_w(int w) const { return out_dim(w, kw, sw, pad_left + pad_right, "width"); }
     void validate() const {

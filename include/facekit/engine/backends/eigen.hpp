@@ -76,16 +76,10 @@ struct EigenBackend {
             acc.resize(c);
             for (int ox = 0; ox < o.w; ++ox) {
                 acc.setZero();
-                for (int ky = 0; ky < win.kh; ++ky) {
-                    const int iy = oy * win.sh - win.pad_top + ky;
-                    if (iy < 0 || iy >= in.shape.h) continue;
-                    for (int kx = 0; kx < win.kw; ++kx) {
-                        const int ix = ox * win.sw - win.pad_left + kx;
-                        if (ix < 0 || ix >= in.shape.w) continue;
-                        acc += Eigen::Map<const Vec>(in.pixel(n, iy, ix), c) *
-                               Eigen::Map<const Vec>(&s.weights[std::size_t(ky * win.kw + kx) * c], c);
-                    }
-                }
+                win.for_each_tap(oy, ox, in.shape.h, in.shape.w, [&](int t, int iy, int ix) {
+                    acc += Eigen::Map<const Vec>(in.pixel(n, iy, ix), c) *
+                           Eigen::Map<const Vec>(&s.weights[std::size_t(t) * c], c);
+                });
                 float* dst = out.pixel(n, oy, ox);
                 const float* res = residual ? residual->pixel(n, oy, ox) : nullptr;
                 for (int ch = 0; ch < c; ++ch) dst[ch] = s.epilogue.apply(acc[ch], ch, res);

@@ -32,17 +32,11 @@ struct ReferenceBackend {
                 const float* res = residual ? residual->pixel(n, oy, ox) : nullptr;
                 for (int co = 0; co < s.cout; ++co) {
                     float acc = 0.0f;
-                    for (int ky = 0; ky < win.kh; ++ky) {
-                        const int iy = oy * win.sh - win.pad_top + ky;
-                        if (iy < 0 || iy >= in.shape.h) continue;
-                        for (int kx = 0; kx < win.kw; ++kx) {
-                            const int ix = ox * win.sw - win.pad_left + kx;
-                            if (ix < 0 || ix >= in.shape.w) continue;
-                            const float* src = in.pixel(n, iy, ix);
-                            const float* w = &s.weights[((std::size_t(co) * win.kh + ky) * win.kw + kx) * s.cin];
-                            for (int ci = 0; ci < s.cin; ++ci) acc += src[ci] * w[ci];
-                        }
-                    }
+                    win.for_each_tap(oy, ox, in.shape.h, in.shape.w, [&](int t, int iy, int ix) {
+                        const float* src = in.pixel(n, iy, ix);
+                        const float* w = &s.weights[(std::size_t(co) * win.taps() + t) * s.cin];
+                        for (int ci = 0; ci < s.cin; ++ci) acc += src[ci] * w[ci];
+                    });
                     dst[co] = s.epilogue.apply(acc, co, res);
                 }
             }
@@ -61,15 +55,9 @@ struct ReferenceBackend {
                 const float* res = residual ? residual->pixel(n, oy, ox) : nullptr;
                 for (int c = 0; c < s.channels; ++c) {
                     float acc = 0.0f;
-                    for (int ky = 0; ky < win.kh; ++ky) {
-                        const int iy = oy * win.sh - win.pad_top + ky;
-                        if (iy < 0 || iy >= in.shape.h) continue;
-                        for (int kx = 0; kx < win.kw; ++kx) {
-                            const int ix = ox * win.sw - win.pad_left + kx;
-                            if (ix < 0 || ix >= in.shape.w) continue;
-                            acc += in.pixel(n, iy, ix)[c] * s.weights[(std::size_t(ky) * win.kw + kx) * s.channels + c];
-                        }
-                    }
+                    win.for_each_tap(oy, ox, in.shape.h, in.shape.w, [&](int t, int iy, int ix) {
+                        acc += in.pixel(n, iy, ix)[c] * s.weights[std::size_t(t) * s.channels + c];
+                    });
                     dst[c] = s.epilogue.apply(acc, c, res);
                 }
             }
