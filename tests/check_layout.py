@@ -2,7 +2,8 @@
 """The library's layering, checked: data flows one way, and the engine knows nothing about faces.
 
 Each folder of include/facekit/ may include only the folders listed for it below (its own included);
-facekit.hpp must include every public header. Prints each violation as FILE:LINE and exits 1.
+facekit.hpp must include every public header; in the engine, only a backend's own files include its
+library (xsimd, Eigen), so that the reference backend builds without either. Prints each violation as FILE:LINE and exits 1.
 Usage: tests/check_layout.py [INCLUDE_DIR]   (default: include/ beside this script's folder)
        tests/check_layout.py --self-test        (the check catches an upward include in a made-up tree)
 """
@@ -23,6 +24,11 @@ ALLOWED = {
 }
 
 
+# engine headers that may include <xsimd/…> / <Eigen/…>
+THIRD_PARTY = {"xsimd": lambda rel: rel.startswith("engine/backends/xsimd/"),
+               "Eigen": lambda rel: rel == "engine/backends/eigen.hpp"}
+
+
 def stage(rel):
     """engine/backends/xsimd/x.hpp -> engine; types.hpp -> ''."""
     return rel.split("/")[0] if "/" in rel else ""
@@ -37,6 +43,9 @@ def violations(root):
         with open(os.path.join(root, rel), encoding="utf-8") as f:
             lines = f.read().split("\n")
         for no, line in enumerate(lines, 1):
+            lib = re.match(r'\s*#\s*include\s+<(xsimd|Eigen)/', line)
+            if lib and stage(rel) == "engine" and not THIRD_PARTY[lib.group(1)](rel):
+                errors.append(f"{rel}:{no}: includes {lib.group(1)} outside its backend's files")
             m = re.match(r'\s*#\s*include\s+"([^"]+)"', line)
             if not m:
                 continue
@@ -64,13 +73,15 @@ def self_test():
     with tempfile.TemporaryDirectory() as tmp:
         root = os.path.join(tmp, "facekit")
         files = {"engine/tensor.hpp": '#include "../detect/nms.hpp"\n', "detect/nms.hpp": '#include "../engine/tensor.hpp"\n',
-                 "facekit.hpp": '#include "engine/tensor.hpp"\n#include "detect/nms.hpp"\n'}
+                 "engine/ops.hpp": "#include <xsimd/xsimd.hpp>\n", "engine/backends/xsimd/k.hpp": "#include <xsimd/xsimd.hpp>\n",
+                          "facekit.hpp": '#include "engine/tensor.hpp"\n#include "engine/ops.hpp"\n#include "detect/nms.hpp"\n'}
         for rel, text in files.items():
             os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
             with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
                 f.write(text)
         _, errors = violations(root)
-    expected = ["engine/tensor.hpp:1: engine includes detect/nms.hpp: upward against the data flow"]
+    expected = ["engine/ops.hpp:1: includes xsimd outside its backend's files",
+                "engine/tensor.hpp:1: engine includes detect/nms.hpp: upward against the data flow"]
     print("\n".join(errors))
     print("check_layout self-test:", "ok" if errors == expected else f"FAILED, expected {expected}")
     return 0 if errors == expected else 1

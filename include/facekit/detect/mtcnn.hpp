@@ -94,7 +94,7 @@ public:
     explicit RNet(const SafeTensors& st) {
         WeightFile w(st, "rnet");
         using nn::Window;
-        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 28, Window::square(3)), w, "prelu1.weight"), pool_);
+        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 28, Window::square(3)), w, "prelu1.weight"), pool_.spec());
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 28, 48, Window::square(3)), w, "prelu2.weight"));
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 48, 64, Window::square(2)), w, "prelu3.weight"));
         dense4_ = nn::Conv2d<B>(with_prelu(detail::dense_from_whc(w.linear("dense4", 576, 128), 3, 3, 64), w, "prelu4.weight"));
@@ -114,7 +114,7 @@ public:
     }
 
 private:
-    nn::MaxPool2d pool_{nn::Window::square(3, 2), true};
+    nn::MaxPool<B> pool_{nn::MaxPool2d{nn::Window::square(3, 2), true}};
     nn::ConvMaxPool2d<B> stem_;
     nn::Conv2d<B> conv2_, conv3_, dense4_, heads_;
 };
@@ -126,7 +126,7 @@ public:
     explicit ONet(const SafeTensors& st) {
         WeightFile w(st, "onet");
         using nn::Window;
-        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 32, Window::square(3)), w, "prelu1.weight"), pool3_);
+        stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 32, Window::square(3)), w, "prelu1.weight"), pool3_.spec());
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 32, 64, Window::square(3)), w, "prelu2.weight"));
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 64, 64, Window::square(3)), w, "prelu3.weight"));
         conv4_ = nn::Conv2d<B>(with_prelu(w.conv("conv4", 64, 128, Window::square(2)), w, "prelu4.weight"));
@@ -150,7 +150,8 @@ public:
     }
 
 private:
-    nn::MaxPool2d pool3_{nn::Window::square(3, 2), true}, pool2_{nn::Window::square(2, 2), true};
+    nn::MaxPool<B> pool3_{nn::MaxPool2d{nn::Window::square(3, 2), true}};
+    nn::MaxPool<B> pool2_{nn::MaxPool2d{nn::Window::square(2, 2), true}};
     nn::ConvMaxPool2d<B> stem_;
     nn::Conv2d<B> conv2_, conv3_, conv4_, dense5_, heads_;
 };

@@ -199,7 +199,7 @@ private:
     static constexpr std::size_t kSlot = 10;
     detail::Branches<B> branches_;
     int width_;
-    nn::MaxPool2d pool_{nn::Window::square(3, 2), false};
+    nn::MaxPool<B> pool_{nn::MaxPool2d{nn::Window::square(3, 2), false}};
 };
 
 template <class B = nn::DefaultBackend>
@@ -306,7 +306,7 @@ public:
 private:
     std::vector<nn::Conv2d<B>> stem_;
     std::vector<const char*> stem_names_;
-    nn::MaxPool2d pool_{nn::Window::square(3, 2), false};
+    nn::MaxPool<B> pool_{nn::MaxPool2d{nn::Window::square(3, 2), false}};
     std::vector<ResidualBlock<B>> repeat1_, repeat2_, repeat3_, block8_;
     std::vector<ReductionBlock<B>> mixed6a_, mixed7a_;
     nn::Conv2d<B> last_;

@@ -39,6 +39,10 @@
 //         The same contract with one filter per channel (out.shape.c == in.shape.c == channels).
 //
 //     // Optional:
+//     static void max_pool(const MaxPool2d& pool, ConstView in, View out, const Context& ctx);
+//         Requires: out.shape == pool.output_shape(in.shape) (max_pool<Backend> checks it).
+//         Ensures: out holds exactly the floats of MaxPool2d::forward (ops.hpp), the definition that
+//         runs where a backend has no max_pool.
 //     static bool conv_maxpool(const PackedConv& p, const MaxPool2d& pool, ConstView in, View out,
 //                              const Context& ctx);
 //         A convolution and the max pool after it in one pass. Returns false, touching nothing, where it
@@ -50,6 +54,7 @@
 #include <utility>
 
 #include "conv_spec.hpp"
+#include "ops.hpp"
 #include "workspace.hpp"
 
 namespace facekit::nn {

@@ -51,7 +51,41 @@ struct fuses_conv_maxpool<Backend, std::void_t<decltype(Backend::conv_maxpool(
                                         std::declval<const typename Backend::PackedConv&>(), std::declval<const MaxPool2d&>(),
                                         std::declval<ConstView>(), std::declval<View>(), std::declval<const Context&>()))>>
     : std::true_type {};
+
+template <class Backend, class = void>
+struct has_max_pool : std::false_type {};
+template <class Backend>
+struct has_max_pool<Backend, std::void_t<decltype(Backend::max_pool(std::declval<const MaxPool2d&>(), std::declval<ConstView>(),
+                                                                   std::declval<View>(), std::declval<const Context&>()))>>
+    : std::true_type {};
 }  // namespace detail
+
+/// Max pooling on Backend: its max_pool where it has one (the same floats), else MaxPool2d::forward.
+template <class Backend>
+void max_pool(const MaxPool2d& pool, ConstView in, View out, const Context& ctx) {
+    if constexpr (detail::has_max_pool<Backend>::value) {
+        detail::check_output(pool.output_shape(in.shape), out.shape, "MaxPool2d");
+        Backend::max_pool(pool, in, out, ctx);
+    } else {
+        pool.forward(in, out, ctx);
+    }
+}
+
+/// Max pooling as a layer on Backend (max_pool<Backend> of its MaxPool2d).
+template <class Backend>
+class MaxPool {
+public:
+    MaxPool() = default;
+    explicit MaxPool(const MaxPool2d& spec) : spec_(spec) {}
+
+    const MaxPool2d& spec() const noexcept { return spec_; }
+    Shape output_shape(const Shape& in) const { return spec_.output_shape(in); }
+    double flops(const Shape& in) const { return spec_.flops(in); }
+    void forward(ConstView in, View out, const Context& ctx) const { max_pool<Backend>(spec_, in, out, ctx); }
+
+private:
+    MaxPool2d spec_;
+};
 
 /// A convolution, then max pooling: in one pass where the backend has one for the geometry
 /// (Backend::conv_maxpool returns true; the same floats), else one after the other.
@@ -70,7 +104,7 @@ public:
         thread_local Tensor between;  // the convolution's output (no allocation once grown)
         between.reshape(conv_.output_shape(in.shape));
         conv_.forward(in, between, ctx);
-        pool_.forward(between, out, ctx);
+        max_pool<Backend>(pool_, between, out, ctx);
     }
 
 private:

@@ -1,11 +1,11 @@
 // facekit/engine/ops.hpp: the cheap layers: pooling, softmax, L2 normalisation, standalone activations.
 // They are memory-bound and written once for every backend; NHWC makes their inner loops run over
-// contiguous channels, which the compiler vectorises (max pooling, hot in MTCNN, with xsimd).
+// contiguous channels, which the compiler vectorises. Max pooling, hot in MTCNN, is also a backend
+// operation (backend.hpp); the loop here is its definition.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <limits>
-
-#include "backends/xsimd/masked.hpp"
 
 #include "workspace.hpp"
 #include "conv_spec.hpp"
@@ -22,7 +22,10 @@ inline int pool_out_dim(int n, int k, int s, int pad_lo, int pad_hi, bool ceil_m
     return out;
 }
 
-/// Max pooling (padding never wins: windows take the maximum over their in-image part).
+/// Max pooling (padding never wins: windows take the maximum over their in-image part). forward() is
+/// the definition, plain loops: each window maxed from −∞, rows then columns (`x > m ? x : m`, so a NaN
+/// never replaces the running maximum, as maxps). Networks pool through nn::max_pool<Backend>
+/// (layers.hpp), which takes the backend's vectorised loop where it has one: the same floats.
 struct MaxPool2d {
     Window window;
     bool ceil_mode = false;
@@ -34,24 +37,7 @@ struct MaxPool2d {
     double flops(const Shape& in) const { return double(output_shape(in).numel()) * window.taps(); }
     void forward(ConstView in, View out, const Context& ctx) const {
         detail::check_output(output_shape(in.shape), out.shape, "MaxPool2d");
-        // MTCNN's windows (2×2 and 3×3) unrolled; any other window through the general loop
-        if (window.kh == 2 && window.kw == 2) return run<2>(in, out, ctx);
-        if (window.kh == 3 && window.kw == 3) return run<3>(in, out, ctx);
-        run<0>(in, out, ctx);
-    }
-
-private:
-    using V = xsimd::batch<float>;
-
-    /// K×K windows unrolled where they lie inside the input (K = 0: no unrolling); windows cut by the
-    /// border (ceil_mode, padding) take the general loop. A vector of channels at a time, the tail's
-    /// lanes loaded and stored masked.
-    template <int K>
-    void run(ConstView in, View out, const Context& ctx) const {
-        constexpr int W = int(V::size);
         const Shape o = out.shape;
-        const int c = o.c;
-        const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * in.stride;
         ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
             const int n = int(row / o.h), oy = int(row % o.h);
             const int y0 = std::max(oy * window.sh - window.pad_top, 0);
@@ -60,29 +46,12 @@ private:
                 const int x0 = std::max(ox * window.sw - window.pad_left, 0);
                 const int x1 = std::min(ox * window.sw - window.pad_left + window.kw, in.shape.w);
                 float* dst = out.pixel(n, oy, ox);
-                const float* corner = in.pixel(n, y0, x0);
-                const bool whole = K > 0 && y1 - y0 == K && x1 - x0 == K;
-                for (int ch = 0; ch < c; ch += W) {
-                    const int count = c - ch;
-                    V m(-std::numeric_limits<float>::infinity());
-                    if constexpr (K > 0) {
-                        if (whole) {
-#pragma GCC unroll 3
-                            for (int y = 0; y < K; ++y)
-#pragma GCC unroll 3
-                                for (int x = 0; x < K; ++x)
-                                    m = xsimd::max(simd::load_first<V>(corner + y * row_stride + x * in.stride + ch, count), m);
-                            simd::store_first(dst + ch, m, count);
-                            continue;
-                        }
+                for (int c = 0; c < o.c; ++c) dst[c] = -std::numeric_limits<float>::infinity();
+                for (int y = y0; y < y1; ++y)
+                    for (int x = x0; x < x1; ++x) {
+                        const float* src = in.pixel(n, y, x);
+                        for (int c = 0; c < o.c; ++c) dst[c] = src[c] > dst[c] ? src[c] : dst[c];
                     }
-                    const float* r = corner + ch;
-                    for (int y = y0; y < y1; ++y, r += row_stride) {
-                        const float* p = r;
-                        for (int x = x0; x < x1; ++x, p += in.stride) m = xsimd::max(simd::load_first<V>(p, count), m);
-                    }
-                    simd::store_first(dst + ch, m, count);
-                }
             }
         });
     }

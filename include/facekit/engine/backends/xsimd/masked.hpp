@@ -5,7 +5,7 @@
 #pragma once
 #include <xsimd/xsimd.hpp>
 
-namespace facekit::simd {
+namespace facekit::nn::xsimd_kernels {
 
 namespace detail {
 #if defined(__AVX2__)
@@ -47,4 +47,4 @@ inline void store_first(float* dst, V v, int count) {
     for (int i = 0; i < count; ++i) dst[i] = tmp[i];
 }
 
-}  // namespace facekit::simd
+}  // namespace facekit::nn::xsimd_kernels

@@ -5,7 +5,7 @@
 // R-Net's and O-Net's stems (3×3 over 3 channels, PReLU, 3×3/2 max pool, ceil mode) wrote their conv map
 // to memory and read it back nine times over in the pool, from L2; the ring of three rows stays in L1,
 // holds whole vectors of channels (no masked loads) and the pool reads it with fixed strides. Each conv
-// value is the row-tile kernel's (XsimdBackend::conv_rows), each pooled value maxes its window in
+// value is the row-tile strategy's (rows.hpp), each pooled value maxes its window in
 // MaxPool2d's order: the same floats as the two layers in turn.
 #pragma once
 #include <algorithm>
@@ -14,6 +14,9 @@
 #include "../../workspace.hpp"
 #include "../../conv_spec.hpp"
 #include "../../ops.hpp"
+#include "masked.hpp"
+#include "rows.hpp"
+#include "winograd.hpp"
 
 namespace facekit::nn::detail {
 
@@ -22,6 +25,7 @@ struct XsimdRowsPool {
     using V = typename B::V;
     using PackedConv = typename B::PackedConv;
     static constexpr int W = B::W;
+    using Rows = XsimdRows<B>;
 
     /// Runs the convolution and the pool as one pass and returns true where the convolution takes row
     /// tiles in one panel and the pool is unpadded; false leaves them to the caller.
@@ -30,16 +34,16 @@ struct XsimdRowsPool {
         const Window& w = pool.window;
         if (p.panels != 1 || w.pad_top || w.pad_left || w.pad_bottom || w.pad_right) return false;
         const Shape conv_shape(in.shape.n, p.window.out_h(in.shape.h), p.window.out_w(in.shape.w), p.cout);
-        if (B::Winograd::takes(p, conv_shape)) return false;  // conv() would, with other floats
-        return B::row_tile(p, in, conv_shape, [&](auto nv, auto rows) {
-            B::with_row_constants(p, [&](auto cin, auto k, auto kh) {
-                convolve<decltype(nv)::value, decltype(rows)::value>(p, pool, in, out, conv_shape, ctx, cin, k, kh);
+        if (XsimdWinograd<B>::takes(p, conv_shape)) return false;  // conv() would, with other floats
+        return Rows::row_tile(p, in, conv_shape, [&](auto nv, auto rows) {
+            Rows::with_row_constants(p, [&](auto cin, auto k, auto kh) {
+                convolve<decltype(rows)::value, decltype(nv)::value>(p, pool, in, out, conv_shape, ctx, cin, k, kh);
             });
         });
     }
 
 private:
-    template <int NV, int ROWS, class Cin, class K, class KH>
+    template <int ROWS, int NV, class Cin, class K, class KH>
     static void convolve(const PackedConv& p, const MaxPool2d& pool, const ConstView& in, const View& out,
                          const Shape& conv, const Context& ctx, Cin cin, K k, KH kh) {
         constexpr int nr = NV * W;
@@ -56,8 +60,8 @@ private:
                 for (int t = 0; t < per_row; ++t) {
                     const int natural = t * ROWS, ox = std::min(natural, conv.w - ROWS);
                     V acc[ROWS][NV];
-                    B::template row_tile_sums<NV, ROWS>(p, in, in.pixel(int(n), y, ox), 0, cin, k, kh, acc);
-                    B::template store_tile<NV, ROWS>(p, ring, nullptr, acc, std::int64_t(y % pw.kh) * conv.w + ox, ROWS, 0,
+                    Rows::template tile_sums<ROWS, NV>(p, in, in.pixel(int(n), y, ox), 0, cin, k, kh, acc);
+                    XsimdDirect<B>::template store_tile<ROWS, NV>(p, ring, nullptr, acc, std::int64_t(y % pw.kh) * conv.w + ox, ROWS, 0,
                                                      natural - ox);
                 }
                 for (; pooled < out.shape.h && std::min(pooled * pw.sh + pw.kh, conv.h) - 1 == y; ++pooled)
@@ -90,7 +94,7 @@ private:
 #pragma GCC unroll 3
                         for (int x = 0; x < 3; ++x) m = xsimd::max(V::load_aligned(rows[i] + at + x * nr), m);
                     if ((v + 1) * W <= cout) m.store_unaligned(dst + v * W);
-                    else B::store(dst + v * W, m, cout - v * W);
+                    else xsimd_kernels::store_first(dst + v * W, m, cout - v * W);
                 }
                 continue;
             }
@@ -100,7 +104,7 @@ private:
                     const float* row = ring.pixel(std::size_t(y % pw.kh) * conv.w) + v * W;
                     for (int x = x0; x < x1; ++x) m = xsimd::max(V::load_aligned(row + std::size_t(x) * nr), m);
                 }
-                B::store(dst + v * W, m, cout - v * W);
+                xsimd_kernels::store_first(dst + v * W, m, cout - v * W);
             }
         }
     }

@@ -16,6 +16,7 @@
 #include "../../workspace.hpp"
 #include "../../conv_spec.hpp"
 #include "../../ops.hpp"
+#include "epilogue.hpp"
 
 namespace facekit::nn::detail {
 
@@ -38,11 +39,7 @@ struct XsimdStemPool {
                                w.pad_bottom == 0 && w.pad_right == 0;
         // 2 × 10 accumulators and their operands need AVX-512's 32 registers (16 would spill)
         if (W < 16 || !conv_fits || !pool_fits || in.shape.h < kK || in.shape.w < kK) return false;
-        switch (p.activation) {
-            case Activation::None: convolve<10, Activation::None>(p, in, out, ctx); break;
-            case Activation::ReLU: convolve<10, Activation::ReLU>(p, in, out, ctx); break;
-            case Activation::PReLU: convolve<10, Activation::PReLU>(p, in, out, ctx); break;
-        }
+        xsimd_kernels::with_activation(p.activation, [&](auto act) { convolve<10, decltype(act)::value>(p, in, out, ctx); });
         return true;
     }
 
@@ -98,12 +95,10 @@ private:
                 }
     }
 
+    /// The fused epilogue of one channel over W pixels (no residual: a pool follows).
     template <Activation Act>
     static V activate(V v, float bias, float alpha) {
-        v = v + V(bias);  // the order of the channel-vector epilogue
-        if constexpr (Act == Activation::ReLU) v = xsimd::max(v, V(0.0f));
-        if constexpr (Act == Activation::PReLU) v = xsimd::select(v > V(0.0f), v, v * V(alpha));
-        return v;
+        return xsimd_kernels::f32_epilogue<Act>(v, V(bias), V(alpha), nullptr, 1.0f, W);
     }
 
     template <int C, Activation Act>

@@ -1,18 +1,21 @@
 // facekit/engine/backends/xsimd/winograd.hpp: 3×3 stride-1 convolutions as Winograd F(4×4, 3×3) or F(3×3, 3×3) for
-// the xsimd backend (the transforms are in winograd.hpp): which one, if either, a map takes; the weights
-// transformed at load; and the three steps (input transform, one GEMM per point through the backend's
-// micro-kernel, output transform with the fused epilogue).
+// the xsimd backend (the transforms are in winograd_transforms.hpp): which one, if either, a map takes;
+// the weights transformed at load; and the three steps (input transform, one GEMM per point through
+// f32_gemm_fma, output transform ended by the fused epilogue).
 #pragma once
 #include <algorithm>
 #include <cstring>
 
 #include "../../workspace.hpp"
 #include "../../conv_spec.hpp"
+#include "direct.hpp"
+#include "epilogue.hpp"
+#include "kernels.hpp"
 #include "winograd_transforms.hpp"
 
 namespace facekit::nn::detail {
 
-/// B is the XsimdBackend it serves (its vectors, packed convolutions, loads, stores, epilogue, kernel).
+/// B is the XsimdBackend it serves (its vector type, tile heights and packed convolution).
 template <class B>
 struct XsimdWinograd {
     using V = typename B::V;
@@ -34,12 +37,12 @@ struct XsimdWinograd {
         constexpr int MR = B::MR, MR_WIDE = B::MR_WIDE;
         switch (choose(p, out.shape)) {
             case Choice::F4:
-                if (p.vectors == 1) convolve<winograd::F4, 1, MR>(p, p.winograd, in, out, residual, ctx);
-                else convolve<winograd::F4, 2, MR_WIDE>(p, p.winograd, in, out, residual, ctx);
+                if (p.vectors == 1) convolve<winograd::F4, MR, 1>(p, p.winograd, in, out, residual, ctx);
+                else convolve<winograd::F4, MR_WIDE, 2>(p, p.winograd, in, out, residual, ctx);
                 return true;
             case Choice::F3:
-                if (p.vectors == 1) convolve<winograd::F3, 1, MR>(p, p.winograd3, in, out, residual, ctx);
-                else convolve<winograd::F3, 2, MR_WIDE>(p, p.winograd3, in, out, residual, ctx);
+                if (p.vectors == 1) convolve<winograd::F3, MR, 1>(p, p.winograd3, in, out, residual, ctx);
+                else convolve<winograd::F3, MR_WIDE, 2>(p, p.winograd3, in, out, residual, ctx);
                 return true;
             case Choice::None: break;
         }
@@ -89,7 +92,7 @@ private:
     /// stay in a core's L2 cache; one thread runs a block through all three steps: α×α input blocks to V,
     /// the α² GEMMs M[ξ] = V[ξ]·U[ξ] over the channels, and each M block back to its m×m outputs with the
     /// epilogue. Tiles past the map's edge read zeros and store nothing.
-    template <class F, int NV, int ROWS>
+    template <class F, int ROWS, int NV>
     static void convolve(const PackedConv& p, const AlignedBuffer<float>& u, const ConstView& in, const View& out,
                               const ConstView* residual, const Context& ctx) {
         constexpr std::int64_t kBlockBytes = 384 << 10;
@@ -99,7 +102,7 @@ private:
         std::int64_t block = std::max<std::int64_t>(ROWS, kBlockBytes / per_tile / ROWS * ROWS);
         block = std::min(block, std::max<std::int64_t>(ROWS, (tiles / (2 * ctx.threads()) + ROWS - 1) / ROWS * ROWS));
         const std::int64_t blocks = (tiles + block - 1) / block;
-        ctx.parallel_for(blocks, B::conv_flops(p, std::int64_t(out.shape.pixels())), [&](std::int64_t k) {
+        ctx.parallel_for(blocks, XsimdDirect<B>::flops(p, std::int64_t(out.shape.pixels())), [&](std::int64_t k) {
             thread_local AlignedBuffer<float> vbuf, mbuf;
             if (vbuf.size() < std::size_t(F::kPoints * block * cin_p)) vbuf.resize(std::size_t(F::kPoints * block * cin_p));
             if (mbuf.size() < std::size_t(F::kPoints * block * cout_p)) mbuf.resize(std::size_t(F::kPoints * block * cout_p));
@@ -108,7 +111,7 @@ private:
             for (std::int64_t i = 0; i < b.count; ++i) transform_input<F>(p, in, out.shape, b, i);
             zero_rows_past_count<F, ROWS>(b);
             for (int xi = 0; xi < F::kPoints; ++xi)
-                for (int panel = 0; panel < p.panels; ++panel) multiply<F, NV, ROWS>(p, u, b, xi, panel);
+                for (int panel = 0; panel < p.panels; ++panel) multiply<F, ROWS, NV>(p, u, b, xi, panel);
             for (std::int64_t i = 0; i < b.count; ++i) transform_output<F>(p, out, residual, b, i);
         });
     }
@@ -166,7 +169,7 @@ private:
 #pragma GCC unroll 6
                     for (int y = 0; y < kAlpha; ++y)
 #pragma GCC unroll 6
-                        for (int x = 0; x < kAlpha; ++x) d[y][x] = B::load(corner + y * row_stride + x * in.stride, count);
+                        for (int x = 0; x < kAlpha; ++x) d[y][x] = xsimd_kernels::load_first<V>(corner + y * row_stride + x * in.stride, count);
                 }
             } else {
 #pragma GCC unroll 6
@@ -175,7 +178,7 @@ private:
                     for (int x = 0; x < kAlpha; ++x) {
                         const int iy = iy0 + y, ix = ix0 + x;
                         const bool inside = iy >= 0 && iy < in.shape.h && ix >= 0 && ix < in.shape.w;
-                        d[y][x] = inside ? B::load(in.pixel(n, iy, ix) + c, count) : V(0.0f);
+                        d[y][x] = inside ? xsimd_kernels::load_first<V>(in.pixel(n, iy, ix) + c, count) : V(0.0f);
                     }
             }
             winograd::input_2d<F>(d, v);
@@ -187,17 +190,15 @@ private:
 
     /// M[ξ] = V[ξ]·U[ξ] for one panel of output channels, all tiles of the block (V's rows past the
     /// block's tiles are zeros: computed, never stored).
-    template <class F, int NV, int ROWS>
+    template <class F, int ROWS, int NV>
     static void multiply(const PackedConv& p, const AlignedBuffer<float>& weights, const Block& b, int xi,
                               int panel) {
         constexpr int nr = NV * W;
         const float* u = &weights[(std::size_t(xi) * p.panels + panel) * p.cin * nr];
         for (std::int64_t r0 = 0; r0 < b.count; r0 += ROWS) {
             V acc[ROWS][NV];
-#pragma GCC unroll 24
-            for (int r = 0; r < ROWS; ++r)
-                for (int v = 0; v < NV; ++v) acc[r][v] = V(0.0f);
-            B::template gemm_kernel<NV, ROWS>(b.v + (r0 * F::kPoints + xi) * b.cin_p, std::ptrdiff_t(F::kPoints) * b.cin_p, p.cin, u, acc);
+            xsimd_kernels::zero_tile(acc);
+            xsimd_kernels::f32_gemm_fma<ROWS, NV>(b.v + (r0 * F::kPoints + xi) * b.cin_p, std::ptrdiff_t(F::kPoints) * b.cin_p, p.cin, u, acc);
             for (int r = 0; r < ROWS && r0 + r < b.count; ++r)
                 for (int v = 0; v < NV; ++v)
                     acc[r][v].store_aligned(b.m + ((r0 + r) * F::kPoints + xi) * b.cout_p + panel * nr + v * W);
@@ -208,11 +209,9 @@ private:
     template <class F>
     static void transform_output(const PackedConv& p, const View& out, const ConstView* residual, const Block& b,
                                  std::int64_t i) {
-        switch (p.activation) {
-            case Activation::None: return transform_output<F, Activation::None>(p, out, residual, b, i);
-            case Activation::ReLU: return transform_output<F, Activation::ReLU>(p, out, residual, b, i);
-            case Activation::PReLU: return transform_output<F, Activation::PReLU>(p, out, residual, b, i);
-        }
+        xsimd_kernels::with_activation(p.activation, [&](auto act) {
+            transform_output<F, decltype(act)::value>(p, out, residual, b, i);
+        });
     }
     /// Unrolled over the tile with a test per output (a loop to the map's edge kept the outputs on the
     /// stack), the activation chosen once.
@@ -236,11 +235,10 @@ private:
 #pragma GCC unroll 4
                 for (int dx = 0; dx < kTile; ++dx) {
                     if (dy >= rows || dx >= cols) continue;
-                    V v = y[dy][dx] + bias;  // the order of B::epilogue
-                    if (residual) v = xsimd::fma(v, V(p.residual_scale), B::load(residual->pixel(n, oy + dy, ox + dx) + c, count));
-                    if constexpr (Act == Activation::ReLU) v = xsimd::max(v, V(0.0f));
-                    if constexpr (Act == Activation::PReLU) v = xsimd::select(v > V(0.0f), v, v * alpha);
-                    B::store(out.pixel(n, oy + dy, ox + dx) + c, v, count);
+                    const float* res = residual ? residual->pixel(n, oy + dy, ox + dx) + c : nullptr;
+                    xsimd_kernels::store_first(out.pixel(n, oy + dy, ox + dx) + c,
+                                               xsimd_kernels::f32_epilogue<Act>(y[dy][dx], bias, alpha, res, p.residual_scale, count),
+                                               count);
                 }
         }
     }
