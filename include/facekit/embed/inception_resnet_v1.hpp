@@ -10,6 +10,7 @@
 // epilogue. The branches' leading 1×1 convolutions read the same input, so they run as one fused layer.
 // Branch outputs are written straight into their channel slice of the concatenation.
 #pragma once
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -64,12 +65,24 @@ inline std::string conv_name(const std::string& block, std::size_t b, std::size_
 }
 inline bool pointwise(const ConvShape& c) { return c.kh == 1 && c.kw == 1 && c.stride == 1; }
 
+/// The workspace slots a block uses while it runs (blocks run one at a time: they all share one set).
+struct BlockSlots {
+    std::size_t concat, fused, chain[2];
+    static BlockSlots acquire(SlotAllocator& a) {
+        BlockSlots s{};
+        s.concat = a.acquire(), s.fused = a.acquire(), s.chain[0] = a.acquire(), s.chain[1] = a.acquire();
+        return s;
+    }
+};
+
 /// Branches of convolutions whose leading 1×1 layers are fused; each branch ends in a channel slice of
 /// the output. Shared by the residual and the reduction blocks.
 template <class B>
 class Branches {
 public:
-    Branches(const WeightFile& w, const std::string& block, int width, const std::vector<Branch>& branches) {
+    Branches(const WeightFile& w, const std::string& block, int width, const std::vector<Branch>& branches,
+             const BlockSlots& slots)
+        : slots_(slots) {
         std::vector<nn::ConvSpec> leading;
         int out_offset = 0;
         for (std::size_t b = 0; b < branches.size(); ++b) {
@@ -105,10 +118,10 @@ public:
         return Shape(s.n, s.h, s.w, out_channels_);
     }
     /// Writes the branches into channels [offset, offset + out_channels()) of `out`.
-    void forward(ConstView in, View out, Workspace& ws, const Context& ctx, std::size_t slot) const {
+    void forward(ConstView in, View out, Workspace& ws, const Context& ctx) const {
         View fused;
         if (fused_channels_) {
-            Tensor& f = ws.tensor(slot, Shape(in.shape.n, in.shape.h, in.shape.w, fused_channels_));
+            Tensor& f = ws.tensor(slots_.fused, Shape(in.shape.n, in.shape.h, in.shape.w, fused_channels_));
             fused_.forward(in, f, ctx);
             fused = f.view();
         }
@@ -122,7 +135,7 @@ public:
             for (std::size_t i = 0; i < c.convs.size(); ++i) {
                 const bool last = i + 1 == c.convs.size();
                 Shape s = c.convs[i].output_shape(cur.shape);
-                View target = last ? dst : ws.tensor(slot + 1 + (i & 1), s).view();
+                View target = last ? dst : ws.tensor(slots_.chain[i & 1], s).view();
                 c.convs[i].forward(cur, target, ctx);
                 cur = target;
             }
@@ -146,6 +159,7 @@ private:
         for (std::size_t p = 0; p < src.shape.pixels(); ++p)
             std::copy(src.pixel(p), src.pixel(p) + src.shape.c, dst.pixel(p));
     }
+    BlockSlots slots_;
     std::vector<Chain> chains_;
     nn::Conv2d<B> fused_;
     int fused_channels_ = 0, out_channels_ = 0;
@@ -156,16 +170,17 @@ private:
 template <class B>
 class ResidualBlock {
 public:
-    ResidualBlock(const WeightFile& w, const std::string& name, const ResidualShape& shape, float scale, bool relu)
-        : branches_(w, name, shape.width, shape.branches) {
+    ResidualBlock(const WeightFile& w, const std::string& name, const ResidualShape& shape, float scale, bool relu,
+                  const detail::BlockSlots& slots)
+        : branches_(w, name, shape.width, shape.branches, slots), concat_slot_(slots.concat) {
         nn::ConvSpec up = w.conv(name + ".conv2d", branches_.out_channels(), shape.width, nn::Window::square(1));
         up.epilogue.residual_scale = scale;
         up.epilogue.activation = relu ? nn::Activation::ReLU : nn::Activation::None;
         up_ = nn::Conv2d<B>(up);
     }
     void forward(ConstView x, View out, Workspace& ws, const Context& ctx) const {
-        Tensor& cat = ws.tensor(kCatSlot, Shape(x.shape.n, x.shape.h, x.shape.w, branches_.out_channels()));
-        branches_.forward(x, cat, ws, ctx, kCatSlot + 1);
+        Tensor& cat = ws.tensor(concat_slot_, Shape(x.shape.n, x.shape.h, x.shape.w, branches_.out_channels()));
+        branches_.forward(x, cat, ws, ctx);
         up_.forward(cat, out, ctx, &x);
     }
     double flops(const Shape& in) const {
@@ -173,8 +188,8 @@ public:
     }
 
 private:
-    static constexpr std::size_t kCatSlot = 10;
     detail::Branches<B> branches_;
+    std::size_t concat_slot_;
     nn::Conv2d<B> up_;
 };
 
@@ -182,21 +197,21 @@ private:
 template <class B>
 class ReductionBlock {
 public:
-    ReductionBlock(const WeightFile& w, const std::string& name, const ReductionShape& shape)
-        : branches_(w, name, shape.width, shape.branches), width_(shape.width) {}
+    ReductionBlock(const WeightFile& w, const std::string& name, const ReductionShape& shape,
+                   const detail::BlockSlots& slots)
+        : branches_(w, name, shape.width, shape.branches, slots), width_(shape.width) {}
     int out_channels() const noexcept { return branches_.out_channels() + width_; }
     Shape output_shape(const Shape& in) const {
         Shape s = branches_.output_shape(in);
         return Shape(s.n, s.h, s.w, out_channels());
     }
     void forward(ConstView x, View out, Workspace& ws, const Context& ctx) const {
-        branches_.forward(x, out, ws, ctx, kSlot);
+        branches_.forward(x, out, ws, ctx);
         pool_.forward(x, out.channels(branches_.out_channels(), width_), ctx);
     }
     double flops(const Shape& in) const { return branches_.flops(in); }
 
 private:
-    static constexpr std::size_t kSlot = 10;
     detail::Branches<B> branches_;
     int width_;
     nn::MaxPool<B> pool_{nn::MaxPool2d{nn::Window::square(3, 2), false}};
@@ -221,12 +236,17 @@ public:
             stem_names_.push_back(name);
             cin = shape.cout;
         }
-        for (int i = 0; i < 5; ++i) repeat1_.emplace_back(w, "repeat_1." + std::to_string(i), kBlock35, 0.17f, true);
-        mixed6a_.emplace_back(w, "mixed_6a", kMixed6a);
-        for (int i = 0; i < 10; ++i) repeat2_.emplace_back(w, "repeat_2." + std::to_string(i), kBlock17, 0.10f, true);
-        mixed7a_.emplace_back(w, "mixed_7a", kMixed7a);
-        for (int i = 0; i < 5; ++i) repeat3_.emplace_back(w, "repeat_3." + std::to_string(i), kBlock8, 0.20f, true);
-        block8_.emplace_back(w, "block8", kBlock8, 1.0f, false);
+        // slots: the two a layer's input and output alternate in, the embedding's, and the blocks' set
+        SlotAllocator slots;
+        ping_ = {slots.acquire(), slots.acquire()};
+        embedding_slot_ = slots.acquire();
+        const detail::BlockSlots b = detail::BlockSlots::acquire(slots);
+        for (int i = 0; i < 5; ++i) repeat1_.emplace_back(w, "repeat_1." + std::to_string(i), kBlock35, 0.17f, true, b);
+        mixed6a_.emplace_back(w, "mixed_6a", kMixed6a, b);
+        for (int i = 0; i < 10; ++i) repeat2_.emplace_back(w, "repeat_2." + std::to_string(i), kBlock17, 0.10f, true, b);
+        mixed7a_.emplace_back(w, "mixed_7a", kMixed7a, b);
+        for (int i = 0; i < 5; ++i) repeat3_.emplace_back(w, "repeat_3." + std::to_string(i), kBlock8, 0.20f, true, b);
+        block8_.emplace_back(w, "block8", kBlock8, 1.0f, false, b);
         nn::ConvSpec lin = w.linear("last_linear", 1792, kDim, /*bias=*/false);
         const std::vector<std::int64_t> n{kDim};
         nn::fold_batchnorm(lin, w.get("last_bn.weight", n), w.get("last_bn.bias", n), w.get("last_bn.running_mean", n),
@@ -243,7 +263,7 @@ public:
         };
         ConstView x = in;
         std::size_t ping = 0;
-        auto next = [&](Shape s) -> Tensor& { return ws.tensor(ping ^= 1, s); };
+        auto next = [&](Shape s) -> Tensor& { return ws.tensor(ping_[ping ^= 1], s); };
         for (std::size_t i = 0; i < stem_.size(); ++i) {
             Tensor& y = next(stem_[i].output_shape(x.shape));
             stem_[i].forward(x, y, ctx);
@@ -279,7 +299,7 @@ public:
         Tensor& pooled = next(Shape(x.shape.n, 1, 1, x.shape.c));
         nn::GlobalAvgPool{}.forward(x, pooled, ctx);
         note("avgpool_1a", pooled.view());
-        Tensor& emb = ws.tensor(2, Shape(x.shape.n, 1, 1, kDim));
+        Tensor& emb = ws.tensor(embedding_slot_, Shape(x.shape.n, 1, 1, kDim));
         last_.forward(pooled, emb, ctx);
         note("last_bn", emb.view());
         nn::l2_normalize(emb);
@@ -310,6 +330,8 @@ private:
     std::vector<ResidualBlock<B>> repeat1_, repeat2_, repeat3_, block8_;
     std::vector<ReductionBlock<B>> mixed6a_, mixed7a_;
     nn::Conv2d<B> last_;
+    std::array<std::size_t, 2> ping_{};
+    std::size_t embedding_slot_ = 0;
 };
 
 }  // namespace facekit::models

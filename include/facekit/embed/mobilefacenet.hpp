@@ -274,20 +274,18 @@ private:
             if (steps_[k].residual >= 0) last_use[std::size_t(steps_[k].residual)] = k;
         }
         last_use[std::size_t(output_)] = steps_.size();
-        std::vector<std::size_t> free_slots, slot_of(names_.size(), 0);
-        std::size_t next = 0;
+        SlotAllocator slots;
+        std::vector<std::size_t> slot_of(names_.size(), 0);
         std::vector<int> live;
         for (std::size_t k = 0; k < steps_.size(); ++k) {
             Step& s = steps_[k];
-            if (free_slots.empty()) free_slots.push_back(next++);
-            s.slot = free_slots.back();
-            free_slots.pop_back();
+            s.slot = slots.acquire();
             slot_of[std::size_t(s.output)] = s.slot;
             live.push_back(s.output);
             // release what this step read for the last time (never the network input: it is not ours)
             for (auto it = live.begin(); it != live.end();) {
                 if (*it != s.output && last_use[std::size_t(*it)] <= k) {
-                    free_slots.push_back(slot_of[std::size_t(*it)]);
+                    slots.release(slot_of[std::size_t(*it)]);
                     it = live.erase(it);
                 } else {
                     ++it;

@@ -3,6 +3,7 @@
 // so that steady-state inference performs no heap allocation.
 #pragma once
 #include <deque>
+#include <vector>
 
 #include "tensor.hpp"
 #include "thread_pool.hpp"
@@ -29,6 +30,26 @@ private:
     // deques: growing them never moves the slots already handed out (a network holds several at once)
     std::deque<AlignedBuffer<unsigned char>> bytes_;
     std::deque<Tensor> tensors_;
+};
+
+/// Plans a network's workspace slots at construction: acquire() gives a slot no live tensor holds,
+/// release() returns one whose tensor is read for the last time. Networks take their slot numbers from
+/// it rather than writing them by hand, where two parts numbered alike would share memory unseen.
+class SlotAllocator {
+public:
+    std::size_t acquire() {
+        if (free_.empty()) return count_++;
+        const std::size_t slot = free_.back();
+        free_.pop_back();
+        return slot;
+    }
+    void release(std::size_t slot) { free_.push_back(slot); }
+    /// Slots handed out so far (the workspace's size once the network has run).
+    std::size_t count() const noexcept { return count_; }
+
+private:
+    std::vector<std::size_t> free_;
+    std::size_t count_ = 0;
 };
 
 /// Where a layer runs: the thread pool (nullptr = the calling thread only) and its scratch memory.
