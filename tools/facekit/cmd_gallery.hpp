@@ -2,7 +2,7 @@
 #pragma once
 #include <facekit/identify/gallery_io.hpp>
 
-#include "cmd_faces.hpp"
+#include "pipeline.hpp"
 
 namespace cli {
 

@@ -7,10 +7,14 @@
 #include <string>
 #include <vector>
 
+// one header per command
 #include "cmd_bench.hpp"
-#include "cmd_eval.hpp"
-#include "cmd_faces.hpp"
+#include "cmd_cluster.hpp"
+#include "cmd_compare.hpp"
+#include "cmd_detect.hpp"
+#include "cmd_embed.hpp"
 #include "cmd_gallery.hpp"
+#include "cmd_lfw.hpp"
 
 namespace {
 
