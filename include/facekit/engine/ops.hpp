@@ -35,16 +35,19 @@ struct MaxPool2d {
                      pool_out_dim(in.w, window.kw, window.sw, window.pad_left, window.pad_right, ceil_mode), in.c);
     }
     double flops(const Shape& in) const { return double(output_shape(in).numel()) * window.taps(); }
+    /// The in-image part [lo, hi) of output row (or column) `o`'s window along an input of n pixels.
+    static void span(int o, int k, int s, int pad, int n, int& lo, int& hi) {
+        lo = std::max(o * s - pad, 0), hi = std::min(o * s - pad + k, n);
+    }
     void forward(ConstView in, View out, const Context& ctx) const {
         detail::check_output(output_shape(in.shape), out.shape, "MaxPool2d");
         const Shape o = out.shape;
         ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
             const int n = int(row / o.h), oy = int(row % o.h);
-            const int y0 = std::max(oy * window.sh - window.pad_top, 0);
-            const int y1 = std::min(oy * window.sh - window.pad_top + window.kh, in.shape.h);
+            int y0, y1, x0, x1;
+            span(oy, window.kh, window.sh, window.pad_top, in.shape.h, y0, y1);
             for (int ox = 0; ox < o.w; ++ox) {
-                const int x0 = std::max(ox * window.sw - window.pad_left, 0);
-                const int x1 = std::min(ox * window.sw - window.pad_left + window.kw, in.shape.w);
+                span(ox, window.kw, window.sw, window.pad_left, in.shape.w, x0, x1);
                 float* dst = out.pixel(n, oy, ox);
                 for (int c = 0; c < o.c; ++c) dst[c] = -std::numeric_limits<float>::infinity();
                 for (int y = y0; y < y1; ++y)

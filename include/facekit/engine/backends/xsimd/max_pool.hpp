@@ -34,11 +34,10 @@ private:
         const std::ptrdiff_t row_stride = std::ptrdiff_t(in.shape.w) * in.stride;
         ctx.parallel_for(std::int64_t(o.n) * o.h, [&](std::int64_t row) {
             const int n = int(row / o.h), oy = int(row % o.h);
-            const int y0 = std::max(oy * window.sh - window.pad_top, 0);
-            const int y1 = std::min(oy * window.sh - window.pad_top + window.kh, in.shape.h);
+            int y0, y1, x0, x1;
+            MaxPool2d::span(oy, window.kh, window.sh, window.pad_top, in.shape.h, y0, y1);
             for (int ox = 0; ox < o.w; ++ox) {
-                const int x0 = std::max(ox * window.sw - window.pad_left, 0);
-                const int x1 = std::min(ox * window.sw - window.pad_left + window.kw, in.shape.w);
+                MaxPool2d::span(ox, window.kw, window.sw, window.pad_left, in.shape.w, x0, x1);
                 float* dst = out.pixel(n, oy, ox);
                 const float* corner = in.pixel(n, y0, x0);
                 const bool whole = K > 0 && y1 - y0 == K && x1 - x0 == K;
