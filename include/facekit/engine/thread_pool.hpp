@@ -217,10 +217,12 @@ private:
         auto all_left = [&] { return (state_.load(std::memory_order_acquire) & kJoinedMask) == 0; };
         monitor_.sample(std::chrono::steady_clock::now());  // the caller is the thread a busy machine hurts
         if ((s & kJoinedMask) == 0 || spin_until(all_left, waits_.join)) return;
+        // The last worker out takes the mutex before it notifies: either it took it before this thread did
+        // (then its count is visible here), or this thread is already waiting. A flag "the caller sleeps",
+        // read by the worker instead, needs store-load ordering between two atomics, which qemu-user's
+        // Arm emulation on x86 does not give: the caller slept through its wake-up (test_thread_pool).
         std::unique_lock<std::mutex> lock(mutex_);
-        caller_sleeps_.store(true, std::memory_order_seq_cst);
-        while ((state_.load(std::memory_order_seq_cst) & kJoinedMask) != 0) done_.wait(lock);
-        caller_sleeps_.store(false, std::memory_order_relaxed);
+        while ((state_.load(std::memory_order_acquire) & kJoinedMask) != 0) done_.wait(lock);
     }
 
     /// Thread `self` runs its own range of tasks first, front to back, then takes the others' remaining
@@ -266,8 +268,8 @@ private:
                     continue;
                 work(self);
                 const std::uint64_t before = state_.fetch_sub(1, std::memory_order_seq_cst);
-                if ((before & kJoinedMask) == 1 && caller_sleeps_.load(std::memory_order_seq_cst)) {
-                    { std::lock_guard<std::mutex> lock(mutex_); }  // the caller is in its wait, or sees zero
+                if ((before & kJoinedMask) == 1) {  // the last one out: the caller may be waiting
+                    { std::lock_guard<std::mutex> lock(mutex_); }  // it is in its wait, or will see zero
                     done_.notify_one();
                 }
                 break;
@@ -283,7 +285,7 @@ private:
     std::exception_ptr error_;
     std::atomic<std::uint64_t> state_{0};
     std::atomic<int> sleepers_{0};
-    std::atomic<bool> caller_sleeps_{false}, stop_{false};
+    std::atomic<bool> stop_{false};
     std::mutex mutex_, run_mutex_;
     std::condition_variable wake_, done_;
 };
