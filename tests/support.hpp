@@ -23,6 +23,13 @@ inline std::string shared_dir() { return env_or("FACEKIT_SHARED", FACEKIT_DEFAUL
 /// The converted models (override: FACEKIT_MODELS).
 inline std::string models_dir() { return env_or("FACEKIT_MODELS", FACEKIT_DEFAULT_MODELS_DIR); }
 
+/// Every how many reference photos the photo-by-photo tests check (FACEKIT_TEST_EVERY, default 1: all).
+/// CI sets it for the Arm tests under qemu-user, where a photo takes thirty times as long.
+inline int test_every() {
+    const int n = std::atoi(env_or("FACEKIT_TEST_EVERY", "1").c_str());
+    return n > 1 ? n : 1;
+}
+
 inline bool exists(const std::string& path) {
     struct stat sb {};
     return ::stat(path.c_str(), &sb) == 0;

@@ -271,7 +271,7 @@ TEST_CASE("max pooling follows PyTorch's ceil_mode") {
 }
 
 TEST_CASE("a convolution and its max pool in one pass give the floats of the two in turn") {
-    // The fused xsimd passes against Conv2d then MaxPool2d on the same backend (bit for bit) and on the
+    // The default backend's fused passes (xsimd's) against Conv2d then max pooling on the same backend (bit for bit) and on the
     // scalar reference. P-Net's stem (3 → 10, 2×2/2) over pixels: odd and even sizes (ceil mode's one-wide
     // last windows), maps narrower than a vector, several vectors per row, floor mode, a batch. R-Net's
     // and O-Net's stems (3×3/2 after row tiles of 11 and of 12, the last shifted) through the ring of
@@ -290,14 +290,14 @@ TEST_CASE("a convolution and its max pool in one pass give the floats of the two
             ConvSpec spec = random_conv(ConvCase{cc.n, cc.h, cc.w, cc.cin, cc.cout, Window::square(3)}, rng, variant++);
             const MaxPool2d mp{Window::square(cc.k, cc.s), cc.ceil};
             Tensor in = random_tensor(Shape(cc.n, cc.h, cc.w, cc.cin), rng);
-            ConvMaxPool2d<XsimdBackend<>> fused(spec, mp);
-            Conv2d<XsimdBackend<>> conv(spec);
+            ConvMaxPool2d<DefaultBackend> fused(spec, mp);
+            Conv2d<DefaultBackend> conv(spec);
             Conv2d<ReferenceBackend> conv_ref(spec);
             Tensor mid(conv.output_shape(in.shape())), mid_ref(conv.output_shape(in.shape()));
             Tensor a(fused.output_shape(in.shape())), b(a.shape()), r(a.shape());
             fused.forward(in, a, Context{&pool, nullptr});
             conv.forward(in, mid, Context{&pool, nullptr});
-            max_pool<XsimdBackend<>>(mp, mid, b, Context{});
+            max_pool<DefaultBackend>(mp, mid, b, Context{});
             conv_ref.forward(in, mid_ref, Context{});
             mp.forward(mid_ref, r, Context{});
             CAPTURE(in.shape().to_string());

@@ -213,8 +213,35 @@ TEST_CASE("vectorised NMS keeps exactly the windows the pair-by-pair definition 
             CAPTURE(t);
             CHECK(detail::nms_iou(w, t) == nms_pairwise(w, detail::Overlap::IoU, t));
             CHECK(detail::nms_min(w, float(t)) == nms_pairwise(w, detail::Overlap::Min, float(t)));
+            // the one-lane form a build without SIMD runs
+            using One = detail::Lanes<float>;
+            CHECK(detail::greedy_nms<detail::Window, One>(w, detail::Overlap::IoU, t) == nms_pairwise(w, detail::Overlap::IoU, t));
+            CHECK(detail::greedy_nms<detail::Window, One>(w, detail::Overlap::Min, float(t)) ==
+                  nms_pairwise(w, detail::Overlap::Min, float(t)));
         }
     }
+}
+
+namespace {
+[[maybe_unused]] void store_lanes(float v, float* q) { q[0] = v; }
+template <class V>
+void store_lanes(V v, float* q) { v.store_aligned(q); }
+}  // namespace
+
+TEST_CASE("NMS divides as IEEE does, on every instruction set") {
+    // xsimd 8's float division on NEON is a reciprocal estimate: 402,642 of these 1,000,000 quotients
+    // differed from IEEE on aarch64, and NMS kept other windows than the definition
+    using L = detail::NmsLanes;
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> d(0.0f, 4000.0f);
+    int differ = 0;
+    for (int i = 0; i < 1000000 / L::W; ++i) {
+        alignas(64) float a[L::W], b[L::W], q[L::W];
+        for (int j = 0; j < L::W; ++j) a[j] = d(rng), b[j] = d(rng) + 1.0f;
+        store_lanes(L::div(L::load(a), L::load(b)), q);
+        for (int j = 0; j < L::W; ++j) differ += q[j] != a[j] / b[j];
+    }
+    CHECK(differ == 0);
 }
 
 namespace {
@@ -262,18 +289,20 @@ TEST_CASE("detections on every reference PNG match facenet-pytorch") {
     Fixture& f = fixture();
     Detector<> det(f.nets, {}, &f.pool);
     Json ref = load_json(shared("reference/mtcnn/detections.json"));
-    int images = 0, faces = 0;
+    int images = 0, faces = 0, expected = 0, k = 0;
     float worst = 1;
     for (auto& [name, entry] : ref.object()) {
-        if (name == "_settings") continue;
+        if (name == "_settings" || k++ % test_every() != 0) continue;
         Image img = load_image(shared("data/images/png/" + name + ".png"));
         REQUIRE(img.width == entry.at("width").integer());
         faces += check_detections(name, entry, det.detect(img), 0.99f, worst);
+        expected += int(entry.at("boxes").array().size());
         ++images;
     }
-    CHECK(images == 37);
+    CHECK(images == (37 + test_every() - 1) / test_every());
     MESSAGE(faces << " reference faces matched, worst IoU " << worst);
-    CHECK(faces == 100);  // README: all 100 reference faces
+    CHECK(faces == expected);
+    if (test_every() == 1) CHECK(faces == 100);  // README: all 100 reference faces
 }
 
 TEST_CASE("detections on the original JPEGs (stb_image + libjpeg-turbo's reconstruction) match too") {
@@ -282,16 +311,18 @@ TEST_CASE("detections on the original JPEGs (stb_image + libjpeg-turbo's reconst
     Fixture& f = fixture();
     Detector<> det(f.nets, {}, &f.pool);
     Json ref = load_json(shared("reference/mtcnn/detections.json"));
-    int images = 0, faces = 0;
+    int images = 0, faces = 0, expected = 0, k = 0;
     float worst = 1;
     for (auto& [name, entry] : ref.object()) {
-        if (name == "_settings") continue;
+        if (name == "_settings" || k++ % test_every() != 0) continue;
         faces += check_detections(name, entry, det.detect(load_image(original_jpeg(ref, name))), 0.95f, worst);
+        expected += int(entry.at("boxes").array().size());
         ++images;
     }
-    CHECK(images == 37);
+    CHECK(images == (37 + test_every() - 1) / test_every());
     MESSAGE(faces << " reference faces matched on the JPEGs, worst IoU " << worst);
-    CHECK(faces == 100);  // README: all 100 reference faces
+    CHECK(faces == expected);
+    if (test_every() == 1) CHECK(faces == 100);  // README: all 100 reference faces
 }
 
 TEST_CASE("facenet-style 160x160 crops equal the reference crops bit for bit") {

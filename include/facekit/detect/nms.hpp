@@ -16,7 +16,10 @@
 #include <numeric>
 #include <vector>
 
+#include "../engine/backends/xsimd/available.hpp"
+#if FACEKIT_XSIMD
 #include <xsimd/xsimd.hpp>
+#endif
 
 namespace facekit::detail {
 
@@ -28,35 +31,78 @@ inline float mul(float a, float b) {
     return p;
 }
 
-/// The same for a vector: its value, rounded, opaque to the compiler.
+/// The operations NMS needs on W candidates at once, each with the scalar reference's answer:
+/// Lanes<float> is one candidate (builds without SIMD), Lanes<xsimd::batch<float>> a vector.
 template <class V>
-inline V rounded(V v) {
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    asm("" : "+v"(v.data));
-#elif defined(__GNUC__) && defined(__aarch64__)
-    asm("" : "+w"(v.data));
-#else
-    alignas(64) float lanes[V::size];
-    v.store_aligned(lanes);
-    for (std::size_t i = 0; i < V::size; ++i) lanes[i] = mul(lanes[i], 1.0f);
-    v = V::load_aligned(lanes);
-#endif
-    return v;
-}
+struct Lanes;
 
-/// std::min and std::max lane by lane, with their answers for equal and NaN operands.
-template <class V>
-inline V std_min(V a, V b) { return xsimd::select(b < a, b, a); }
-template <class V>
-inline V std_max(V a, V b) { return xsimd::select(a < b, b, a); }
+template <>
+struct Lanes<float> {
+    static constexpr int W = 1;
+    using Mask = bool;
+    static float load(const float* p) { return *p; }
+    static float rounded(float v) { return mul(v, 1.0f); }
+    static float min(float a, float b) { return std::min(a, b); }
+    static float max(float a, float b) { return std::max(a, b); }
+    static float div(float a, float b) { return a / b; }
+    static void mark(Mask goes, float* removed) {
+        if (goes) *removed = 1.0f;
+    }
+};
+
+#if FACEKIT_XSIMD
+template <class A>
+struct Lanes<xsimd::batch<float, A>> {
+    using V = xsimd::batch<float, A>;
+    static constexpr int W = int(V::size);
+    using Mask = typename V::batch_bool_type;
+    static V load(const float* p) { return V::load_unaligned(p); }
+    /// The vector's value, rounded, opaque to the compiler (no contraction into an FMA).
+    static V rounded(V v) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+        asm("" : "+v"(v.data));
+#elif defined(__GNUC__) && defined(__aarch64__)
+        asm("" : "+w"(v.data));
+#else
+        alignas(64) float lanes[W];
+        v.store_aligned(lanes);
+        for (int i = 0; i < W; ++i) lanes[i] = mul(lanes[i], 1.0f);
+        v = V::load_aligned(lanes);
+#endif
+        return v;
+    }
+    /// std::min and std::max lane by lane, with their answers for equal and NaN operands.
+    static V min(V a, V b) { return xsimd::select(b < a, b, a); }
+    static V max(V a, V b) { return xsimd::select(a < b, b, a); }
+    /// a / b correctly rounded, as the scalar division: x86's divps is; xsimd 8's NEON division is a
+    /// reciprocal estimate and two Newton steps (4 quotients in 10 differ on aarch64), so Arm divides
+    /// with vdivq_f32 where it has it (AArch64) and lane by lane otherwise.
+    static V div(V a, V b) {
+#if defined(__x86_64__) || defined(__i386__)
+        return a / b;
+#elif defined(__aarch64__)
+        if constexpr (W == 4) return V(vdivq_f32(a, b));
+#endif
+        alignas(64) float x[W], y[W];
+        a.store_aligned(x), b.store_aligned(y);
+        for (int i = 0; i < W; ++i) x[i] /= y[i];
+        return V::load_aligned(x);
+    }
+    static void mark(Mask goes, float* removed) {
+        xsimd::select(goes, V(1.0f), V::load_unaligned(removed)).store_unaligned(removed);
+    }
+};
+using NmsLanes = Lanes<xsimd::batch<float>>;
+#else
+using NmsLanes = Lanes<float>;
+#endif
 
 /// Greedy NMS of boxes (any type with x1, y1, x2, y2 and score as float). Returns the kept indices in
 /// descending score. `threshold` as the reference passes it: a Python float (double) for IoU, a float32
-/// for Min.
-template <class Box>
+/// for Min. L chooses the lanes (tests run the one-lane form against the vector one).
+template <class Box, class L = NmsLanes>
 std::vector<int> greedy_nms(const std::vector<Box>& boxes, Overlap criterion, double threshold) {
-    using F = xsimd::batch<float>;
-    constexpr int W = int(F::size);
+    constexpr int W = L::W;
     const int n = int(boxes.size()), padded = (n + W - 1) / W * W;
     std::vector<int> order(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
@@ -74,22 +120,22 @@ std::vector<int> greedy_nms(const std::vector<Box>& boxes, Overlap criterion, do
     float limit = float(threshold);
     if (criterion == Overlap::IoU && double(limit) > threshold) limit = std::nextafter(limit, -INFINITY);
 
+    using V = decltype(L::load(nullptr));
     std::vector<int> keep;
     for (int a = 0; a < n; ++a) {
         if (removed[a] != 0.0f) continue;
         keep.push_back(order[a]);
-        const F ax1(x1[a]), ay1(y1[a]), ax2(x2[a]), ay2(y2[a]), a_area(area[a]);
+        const V ax1(x1[a]), ay1(y1[a]), ax2(x2[a]), ay2(y2[a]), a_area(area[a]), zero(0.0f), v_one(one), v_limit(limit);
         // From the vector holding a + 1: flags at or before a change, but are never read again.
         for (int b = (a + 1) / W * W; b < padded; b += W) {
-            const F bx1 = F::load_unaligned(&x1[b]), by1 = F::load_unaligned(&y1[b]);
-            const F bx2 = F::load_unaligned(&x2[b]), by2 = F::load_unaligned(&y2[b]);
-            const F b_area = F::load_unaligned(&area[b]);
-            const F iw = std_max(F(0.0f), std_min(ax2, bx2) - std_max(ax1, bx1) + F(one));
-            const F ih = std_max(F(0.0f), std_min(ay2, by2) - std_max(ay1, by1) + F(one));
-            const F inter = rounded(iw * ih);
-            const auto goes = criterion == Overlap::IoU ? inter / (a_area + b_area - inter) > F(limit)
-                                                        : !(inter / std_min(a_area, b_area) <= F(limit));
-            xsimd::select(goes, F(1.0f), F::load_unaligned(&removed[b])).store_unaligned(&removed[b]);
+            const V bx1 = L::load(&x1[b]), by1 = L::load(&y1[b]), bx2 = L::load(&x2[b]), by2 = L::load(&y2[b]);
+            const V b_area = L::load(&area[b]);
+            const V iw = L::max(zero, L::min(ax2, bx2) - L::max(ax1, bx1) + v_one);
+            const V ih = L::max(zero, L::min(ay2, by2) - L::max(ay1, by1) + v_one);
+            const V inter = L::rounded(iw * ih);
+            const auto goes = criterion == Overlap::IoU ? L::div(inter, a_area + b_area - inter) > v_limit
+                                                        : !(L::div(inter, L::min(a_area, b_area)) <= v_limit);
+            L::mark(goes, &removed[b]);
         }
     }
     return keep;

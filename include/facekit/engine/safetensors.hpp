@@ -227,12 +227,15 @@ private:
             if (!jd->is_string() || !parse_dtype(jd->string(), t.dtype, esize))
                 tbad("unknown dtype " + (jd->is_string() ? jd->string() : std::string("(not a string)")));
             if (!js->is_array() || int(js->array().size()) > limits.max_rank) tbad("shape is not an array of rank <= 8");
-            unsigned __int128 numel = 1;
+            // the element count, refused above 2^62 before any product could overflow 64 bits
+            constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 62;
+            std::uint64_t numel = 1;
             for (auto& dim : js->array()) {
                 if (!dim.is_integer() || dim.integer() < 0) tbad("shape has a dimension that is not a non-negative integer");
                 t.shape.push_back(dim.integer());
-                numel *= std::uint64_t(dim.integer());
-                if (numel > (unsigned __int128)(1) << 62) tbad("shape is too large");
+                const std::uint64_t d = std::uint64_t(dim.integer());
+                if (d != 0 && numel > kMaxElements / d) tbad("shape is too large");
+                numel *= d;
             }
             if (!jo->is_array() || jo->array().size() != 2 || !jo->array()[0].is_integer() ||
                 !jo->array()[1].is_integer())
@@ -241,7 +244,7 @@ private:
             if (b < 0 || e < b) tbad("data_offsets [" + std::to_string(b) + "," + std::to_string(e) + "] are invalid");
             if (std::uint64_t(e) > data_size)
                 tbad("data_offsets end " + std::to_string(e) + " is past the end of the data (" + std::to_string(data_size) + " bytes)");
-            if (numel * esize != (unsigned __int128)(e - b))
+            if (std::uint64_t(e - b) % esize != 0 || numel != std::uint64_t(e - b) / esize)
                 tbad("shape " + shape_string(t.shape) + " × " + std::to_string(esize) + " bytes does not match the " +
                      std::to_string(e - b) + " bytes of data_offsets");
             t.bytes = data + b;

@@ -22,7 +22,10 @@
 #include "../engine/error.hpp"
 #include "../engine/thread_pool.hpp"
 
+#include "../engine/backends/xsimd/available.hpp"
+#if FACEKIT_XSIMD
 #include <xsimd/xsimd.hpp>
+#endif
 
 namespace facekit {
 
@@ -220,6 +223,7 @@ private:
     float dot(const Query& q, std::size_t row) const {
         const std::size_t d = std::size_t(dim_);
         if (store_ == Store::Float) {
+#if FACEKIT_XSIMD
             using V = xsimd::batch<float>;
             constexpr std::size_t W = V::size;
             const float* v = &floats_[row * d];
@@ -230,6 +234,11 @@ private:
                 acc1 = xsimd::fma(V::load_unaligned(q.f + i + W), V::load_unaligned(v + i + W), acc1);
             }
             float s = xsimd::hadd(acc0 + acc1);
+#else
+            const float* v = &floats_[row * d];
+            std::size_t i = 0;
+            float s = 0.0f;
+#endif
             for (; i < d; ++i) s += q.f[i] * v[i];
             return s;
         }
