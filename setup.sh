@@ -19,7 +19,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # 1. System packages (Debian names). Only the missing ones are installed.
 packages=(g++ cmake ninja-build meson pkg-config python3 libeigen3-dev libxsimd-dev libstb-dev doctest-dev)
 # the test command also builds with sanitizers and fuzzes (clang's libFuzzer)
-if [ "$cmd" = test ]; then packages+=(clang libclang-rt-dev); fi
+# and cross-builds for Arm, whose tests run under qemu-user
+if [ "$cmd" = test ]; then packages+=(clang libclang-rt-dev g++-aarch64-linux-gnu qemu-user); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -76,6 +77,14 @@ if [ "$cmd" = test ]; then
   meson setup "$build/meson" "$root" "${wipe[@]}" -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null
   meson test -C "$build/meson" --print-errorlogs -q
   common=(-G Ninja -DFACEKIT_SHARED_DIR="$shared" -DFACEKIT_UPSTREAM_MODELS_DIR="$upstream" -DFACEKIT_INSTALL=OFF)
+  log "aarch64: cross build (cmake/toolchains), the engine and parity tests under qemu-user"
+  # under emulation a photo takes thirty times as long: the photo-by-photo tests check every 4th photo
+  arm_tests='^(test_layers|test_kernels|test_safetensors|test_image|test_thread_pool|test_mtcnn|test_embedders)$'
+  cmake -S "$root" -B "$build/aarch64" "${common[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" >/dev/null
+  cmake --build "$build/aarch64" --target test_layers test_kernels test_safetensors test_image test_thread_pool \
+    test_mtcnn test_embedders
+  (cd "$build/aarch64" && FACEKIT_TEST_EVERY=4 ctest --output-on-failure -j2 -R "$arm_tests")
   log "AddressSanitizer + UndefinedBehaviorSanitizer: the whole suite"
   cmake -S "$root" -B "$build/asan" "${common[@]}" -DCMAKE_BUILD_TYPE=None \
     -DCMAKE_CXX_FLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" >/dev/null

@@ -68,13 +68,17 @@ TEST_CASE("Inception-ResNet-v1: embeddings of all 100 reference crops, cosine >=
     std::vector<float> mine(160 * 160 * 3);
     Embedder::standardize(first, false, mine.data());
     CHECK(std::memcmp(mine.data(), in.data(), mine.size() * sizeof(float)) == 0);
-    std::vector<Image> crops;
-    for (auto& name : order.array()) crops.push_back(load_image(shared("reference/mtcnn/crops/" + name.string())));
+    std::vector<Image> crops;  // every crop (every test_every()-th under emulation)
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < 100; i += std::size_t(test_every())) {
+        crops.push_back(load_image(shared("reference/mtcnn/crops/" + order[i].string())));
+        rows.push_back(i);
+    }
     auto got = emb.embed(crops);
     auto want = ref.floats("embedding_all", {100, 512});
     double worst = 1;
-    for (std::size_t i = 0; i < 100; ++i) worst = std::min(worst, cosine(got[i].data(), &want[i * 512], 512));
-    MESSAGE("worst cosine over 100 crops: 1 - " << std::setprecision(3) << (1.0 - worst));
+    for (std::size_t k = 0; k < rows.size(); ++k) worst = std::min(worst, cosine(got[k].data(), &want[rows[k] * 512], 512));
+    MESSAGE("worst cosine over " << rows.size() << " crops: 1 - " << std::setprecision(3) << (1.0 - worst));
     CHECK(worst >= 0.99999);
 }
 

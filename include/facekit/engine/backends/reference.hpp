@@ -17,8 +17,8 @@ struct ReferenceBackend {
     struct PackedDepthwise {
         DepthwiseSpec spec;
     };
-    static PackedConv pack(ConvSpec s) { return {std::move(s)}; }
-    static PackedDepthwise pack(DepthwiseSpec s) { return {std::move(s)}; }
+    static PackedConv pack(ConvSpec s) { return s.validate(), PackedConv{std::move(s)}; }
+    static PackedDepthwise pack(DepthwiseSpec s) { return s.validate(), PackedDepthwise{std::move(s)}; }
 
     /// out = epilogue(conv(in)), with an optional residual of out's shape.
     static void conv(const PackedConv& p, ConstView in, View out, const ConstView* residual, const Context& ctx) {

@@ -1,0 +1,36 @@
+# facekit_find_headers(VAR HEADER SUFFIX): the directory to add for #include <HEADER>, found in the
+# target's sysroot first, then, when cross-compiling, on the build machine (header-only libraries are
+# the same for every target). A build-machine directory such as /usr/include is never added as it is:
+# it also holds that machine's C library headers, which would shadow the target's. The header's own
+# top folder is linked into a private directory of the build tree instead.
+function(facekit_find_headers var header suffix)
+  if(suffix)
+    find_path(${var} ${header} PATH_SUFFIXES ${suffix})
+  else()
+    find_path(${var} ${header})
+  endif()
+  if(${var} OR NOT CMAKE_CROSSCOMPILING)
+    if(NOT ${var})
+      message(FATAL_ERROR "facekit needs ${header} (Debian: libeigen3-dev, libxsimd-dev, libstb-dev)")
+    endif()
+    return()
+  endif()
+  if(suffix)
+    find_path(${var}_BUILD_MACHINE ${header} PATH_SUFFIXES ${suffix} NO_CMAKE_FIND_ROOT_PATH)
+  else()
+    find_path(${var}_BUILD_MACHINE ${header} NO_CMAKE_FIND_ROOT_PATH)
+  endif()
+  set(host_dir "${${var}_BUILD_MACHINE}")
+  if(NOT host_dir)
+    message(FATAL_ERROR "facekit needs ${header}, found neither in the sysroot nor on the build machine")
+  endif()
+  string(REGEX MATCH "^[^/]+" top "${header}")
+  if(top STREQUAL header)  # a lone header in its own folder (stb's /usr/include/stb): add that folder
+    set(${var} "${host_dir}" CACHE PATH "${header} from the build machine" FORCE)
+    return()
+  endif()
+  set(forward "${CMAKE_BINARY_DIR}/facekit-host-headers")
+  file(MAKE_DIRECTORY "${forward}")
+  file(CREATE_LINK "${host_dir}/${top}" "${forward}/${top}" SYMBOLIC)
+  set(${var} "${forward}" CACHE PATH "${header} from the build machine, by a link" FORCE)
+endfunction()
