@@ -44,8 +44,6 @@ public:
         return slot;
     }
     void release(std::size_t slot) { free_.push_back(slot); }
-    /// Slots handed out so far (the workspace's size once the network has run).
-    std::size_t count() const noexcept { return count_; }
 
 private:
     std::vector<std::size_t> free_;

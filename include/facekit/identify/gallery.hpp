@@ -223,10 +223,10 @@ private:
     float dot(const Query& q, std::size_t row) const {
         const std::size_t d = std::size_t(dim_);
         if (store_ == Store::Float) {
+            const float* v = &floats_[row * d];
 #if FACEKIT_XSIMD
             using V = xsimd::batch<float>;
             constexpr std::size_t W = V::size;
-            const float* v = &floats_[row * d];
             V acc0(0.0f), acc1(0.0f);
             std::size_t i = 0;
             for (; i + 2 * W <= d; i += 2 * W) {
@@ -235,7 +235,6 @@ private:
             }
             float s = xsimd::hadd(acc0 + acc1);
 #else
-            const float* v = &floats_[row * d];
             std::size_t i = 0;
             float s = 0.0f;
 #endif
