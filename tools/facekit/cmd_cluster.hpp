@@ -1,15 +1,9 @@
 // facekit cluster: the faces of a folder of photos grouped by person (see ../shared/CLI.md).
 #pragma once
 #include <facekit/eval/cluster.hpp>
-#include <facekit/eval/lfw.hpp>
 #include <facekit/eval/metrics.hpp>
 
-#include <atomic>
 #include <filesystem>
-#include <chrono>
-#include <mutex>
-#include <thread>
-#include <unistd.h>
 
 #include "pipeline.hpp"
 

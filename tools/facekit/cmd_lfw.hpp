@@ -1,15 +1,12 @@
 // facekit lfw: the whole pipeline on LFW (detect → align → embed → the 10-fold protocol).
 #pragma once
-#include <facekit/eval/cluster.hpp>
 #include <facekit/eval/lfw.hpp>
 #include <facekit/eval/metrics.hpp>
 
 #include <atomic>
-#include <filesystem>
 #include <chrono>
 #include <mutex>
 #include <thread>
-#include <unistd.h>
 
 #include "pipeline.hpp"
 
