@@ -13,9 +13,13 @@
 #include "facekit/engine/backends/reference.hpp"
 #include "facekit/engine/backends/xsimd/backend.hpp"
 #include "facekit/engine/layers.hpp"
+#include "random_tensors.hpp"
 
 using namespace facekit;
 using namespace facekit::nn;
+using facekit::test::max_abs_diff;
+using facekit::test::random_tensor;
+using facekit::test::random_vector;
 
 namespace {
 
@@ -30,12 +34,6 @@ float madd(float a, float b, float c) {
     return product + c;
 }
 
-std::vector<float> random_floats(std::size_t n, std::mt19937& rng) {
-    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
 
 /// acc[r][c] of a micro-kernel run from zero, as scalar FMAs in the kernel's order (i = 0, 1, …).
 std::vector<float> gemm_by_definition(const std::vector<const float*>& rows, int k, const float* w, int nr) {
@@ -63,10 +61,10 @@ void check_gemm_tile(std::mt19937& rng) {
     constexpr int nr = NV * W;
     for (int k : {1, 3, 9, 27, 64}) {
         AlignedBuffer<float> w(std::size_t(k) * nr);
-        const auto wv = random_floats(w.size(), rng);
+        const auto wv = random_vector(w.size(), rng);
         std::copy(wv.begin(), wv.end(), w.data());
         const int lda = k + 5;
-        const auto a = random_floats(std::size_t(ROWS) * lda, rng);
+        const auto a = random_vector(std::size_t(ROWS) * lda, rng);
         std::vector<const float*> rows(ROWS);
         for (int r = 0; r < ROWS; ++r) rows[r] = &a[std::size_t(r) * lda];
         const auto expected = gemm_by_definition(rows, k, w.data(), nr);
@@ -89,9 +87,9 @@ void check_gemm_tile(std::mt19937& rng) {
         }
     }
     // the stems' constant stride: rows 3 floats apart, k = 9 (one kernel row of 3×3 over 3 channels)
-    const auto a = random_floats(std::size_t(ROWS) * 3 + 9, rng);
+    const auto a = random_vector(std::size_t(ROWS) * 3 + 9, rng);
     AlignedBuffer<float> w(std::size_t(9) * nr);
-    const auto wv = random_floats(w.size(), rng);
+    const auto wv = random_vector(w.size(), rng);
     std::copy(wv.begin(), wv.end(), w.data());
     std::vector<const float*> rows(ROWS);
     for (int r = 0; r < ROWS; ++r) rows[r] = &a[std::size_t(r) * 3];
@@ -104,25 +102,12 @@ void check_gemm_tile(std::mt19937& rng) {
 ConvSpec random_spec(std::mt19937& rng, int cin, int cout, Window win, Activation act, float scale = 1.0f) {
     ConvSpec s;
     s.window = win, s.cin = cin, s.cout = cout;
-    s.weights = random_floats(std::size_t(cout) * win.taps() * cin, rng);
-    s.epilogue.bias = random_floats(std::size_t(cout), rng);
+    s.weights = random_vector(std::size_t(cout) * win.taps() * cin, rng);
+    s.epilogue.bias = random_vector(std::size_t(cout), rng);
     s.epilogue.activation = act;
-    if (act == Activation::PReLU) s.epilogue.alpha = random_floats(std::size_t(cout), rng);
+    if (act == Activation::PReLU) s.epilogue.alpha = random_vector(std::size_t(cout), rng);
     s.epilogue.residual_scale = scale;
     return s;
-}
-
-Tensor random_tensor(Shape s, std::mt19937& rng) {
-    Tensor t(s);
-    const auto v = random_floats(t.size(), rng);
-    std::copy(v.begin(), v.end(), t.data());
-    return t;
-}
-
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-    float m = 0.0f;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
 }
 
 /// The reference backend's convolution of `in`, with an optional residual.
@@ -155,7 +140,7 @@ TEST_CASE("the fused epilogue: bias, residual scale-add, activation, lane by lan
         for (Activation act : {Activation::None, Activation::ReLU, Activation::PReLU})
             for (bool with_residual : {false, true}) {
                 for (float* p : {acc, bias, alpha, res}) {
-                    const auto v = random_floats(W, rng);
+                    const auto v = random_vector(W, rng);
                     std::copy(v.begin(), v.end(), p);
                 }
                 const float scale = 0.17f;
@@ -197,7 +182,7 @@ TEST_CASE("the depthwise micro-kernel equals its scalar FMA definition") {
     for (int kw : {3, 7}) {
         DepthwiseSpec s;
         s.window = Window::square(kw), s.channels = W + 3;
-        s.weights = random_floats(std::size_t(kw) * kw * s.channels, rng);
+        s.weights = random_vector(std::size_t(kw) * kw * s.channels, rng);
         s.epilogue.bias.assign(std::size_t(s.channels), 0.0f);
         const B::PackedDepthwise p = B::pack(s);
         const int h = kw + 2, wd = 3 * 4 + kw;

@@ -8,23 +8,15 @@
 #include "facekit/engine/backends.hpp"
 #include "facekit/engine/layers.hpp"
 #include "facekit/engine/ops.hpp"
+#include "random_tensors.hpp"
 
 using namespace facekit;
 using namespace facekit::nn;
+using facekit::test::max_abs_diff;
+using facekit::test::random_tensor;
+using facekit::test::random_vector;
 
 namespace {
-std::vector<float> random_vector(std::size_t n, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
-Tensor random_tensor(Shape s, std::mt19937& rng) {
-    Tensor t(s);
-    auto v = random_vector(s.numel(), rng);
-    std::copy(v.begin(), v.end(), t.data());
-    return t;
-}
 Epilogue random_epilogue(int c, std::mt19937& rng, int variant) {
     Epilogue e;
     e.bias = random_vector(std::size_t(c), rng);
@@ -32,11 +24,6 @@ Epilogue random_epilogue(int c, std::mt19937& rng, int variant) {
     if (e.activation == Activation::PReLU) e.alpha = random_vector(std::size_t(c), rng, 0.0f, 0.5f);
     e.residual_scale = 0.17f;
     return e;
-}
-float max_abs_diff(const Tensor& a, const Tensor& b) {
-    float m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
-    return m;
 }
 
 struct ConvCase {
