@@ -11,6 +11,7 @@
 #include "../../conv_spec.hpp"
 #include "../../workspace.hpp"
 #include "epilogue.hpp"
+#include "fmadd.hpp"
 
 namespace facekit::nn::detail {
 
@@ -57,7 +58,7 @@ private:
                             const int ix = ox * win.sw - win.pad_left + kx;
                             if (ix < 0 || ix >= in.shape.w) continue;
                             const V x = xsimd_kernels::load_first<V>(in.pixel(n, iy0 + ky, ix) + c, count);
-                            acc = xsimd::fma(x, V::load_aligned(&p.weights[std::size_t(ky * win.kw + kx) * p.padded + c]), acc);
+                            acc = xsimd_kernels::fmadd(x, V::load_aligned(&p.weights[std::size_t(ky * win.kw + kx) * p.padded + c]), acc);
                         }
                     finish(ox, acc);
                 };
@@ -88,7 +89,7 @@ public:
             const float* w = &p.weights[std::size_t(ky * win.kw) * p.padded + c];
             for (int kx = 0; kx < win.kw; ++kx, s += stride, w += p.padded) {
                 const V wv = V::load_aligned(w);
-                for (int j = 0; j < kPixels; ++j) acc[j] = xsimd::fma(xsimd_kernels::load_first<V>(s + j * step, count), wv, acc[j]);
+                for (int j = 0; j < kPixels; ++j) acc[j] = xsimd_kernels::fmadd(xsimd_kernels::load_first<V>(s + j * step, count), wv, acc[j]);
             }
         }
     }

@@ -9,6 +9,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "../../conv_spec.hpp"
+#include "fmadd.hpp"
 #include "masked.hpp"
 
 namespace facekit::nn::xsimd_kernels {
@@ -19,7 +20,7 @@ namespace facekit::nn::xsimd_kernels {
 template <Activation Act, class V>
 inline V f32_epilogue(V acc, V bias, V alpha, const float* residual, float scale, int count) {
     V x = acc + bias;
-    if (residual) x = xsimd::fma(x, V(scale), load_first<V>(residual, count));
+    if (residual) x = fmadd(x, V(scale), load_first<V>(residual, count));
     if constexpr (Act == Activation::ReLU) x = xsimd::max(x, V(0.0f));
     if constexpr (Act == Activation::PReLU) x = xsimd::select(x > V(0.0f), x, x * alpha);
     return x;

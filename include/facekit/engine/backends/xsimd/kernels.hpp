@@ -14,17 +14,9 @@
 
 #include <xsimd/xsimd.hpp>
 
-namespace facekit::nn::xsimd_kernels {
+#include "fmadd.hpp"
 
-/// True where xsimd::fma is one fused multiply-add (one rounding); SSE and 32-bit NEON without VFPv4
-/// multiply, round, then add. The kernels' sums are defined by it: tests check them against scalar
-/// code that does the same (test_kernels).
-inline constexpr bool kFusedMultiplyAdd =
-#if defined(__FMA__) || defined(__AVX512F__) || defined(__ARM_FEATURE_FMA)
-    true;
-#else
-    false;
-#endif
+namespace facekit::nn::xsimd_kernels {
 
 /// "f32_igemm_12x32__avx512bw_fma": a kernel's family, tile, ISA and multiply-add.
 template <class V>
@@ -43,7 +35,7 @@ inline void f32_igemm_fma(const float* const (&a)[ROWS], int k, const float* w, 
 #pragma GCC unroll 24
         for (int r = 0; r < ROWS; ++r) {
             const V x(a[r][i]);
-            for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(x, b[v], acc[r][v]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(x, b[v], acc[r][v]);
         }
     }
 }
@@ -72,7 +64,7 @@ inline void f32_gemm_fma(const float* a, Lda lda, int k, const float* w, V (&acc
 #pragma GCC unroll 24
         for (int r = 0; r < ROWS; ++r) {
             const V x(a[r * lda]);
-            for (int v = 0; v < NV; ++v) acc[r][v] = xsimd::fma(x, b[v], acc[r][v]);
+            for (int v = 0; v < NV; ++v) acc[r][v] = fmadd(x, b[v], acc[r][v]);
         }
     }
 }

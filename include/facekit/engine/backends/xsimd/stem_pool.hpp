@@ -17,6 +17,7 @@
 #include "../../conv_spec.hpp"
 #include "../../ops.hpp"
 #include "epilogue.hpp"
+#include "fmadd.hpp"
 
 namespace facekit::nn::detail {
 
@@ -89,8 +90,8 @@ private:
 #pragma GCC unroll 16
                     for (int c = 0; c < C; ++c) {
                         const V wc(w[c]);
-                        even[c] = xsimd::fma(xe, wc, even[c]);
-                        odd[c] = xsimd::fma(xo, wc, odd[c]);
+                        even[c] = xsimd_kernels::fmadd(xe, wc, even[c]);
+                        odd[c] = xsimd_kernels::fmadd(xo, wc, odd[c]);
                     }
                 }
     }
