@@ -2,8 +2,12 @@
 // and parsed against every command's option table, then each option is read the way the commands read
 // them. Every input parses or throws UsageError (exit status 2 in the tool): nothing else, no crash.
 #include <cmd_bench.hpp>
-#include <cmd_eval.hpp>
+#include <cmd_cluster.hpp>
+#include <cmd_compare.hpp>
+#include <cmd_detect.hpp>
+#include <cmd_embed.hpp>
 #include <cmd_gallery.hpp>
+#include <cmd_lfw.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     std::vector<std::string> argv;
