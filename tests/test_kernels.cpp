@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <type_traits>
 
@@ -227,6 +229,32 @@ TEST_CASE("xsimd max pooling gives the reference loop's floats") {
         CAPTURE(in.shape().to_string());
         CHECK(max_abs_diff(a, b) == 0.0f);
     }
+}
+
+TEST_CASE("NaNs meet the maximum as in the reference: a > b ? a : b") {
+    // NEON's vmaxq returns NaN where x86's maxps returns its second operand; the reference's rule is the
+    // latter, so a NaN never replaces a pool's running maximum and ReLU(NaN) is 0 on every ISA.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    alignas(64) float a[W], b[W], out[W];
+    for (int i = 0; i < W; ++i) a[i] = i % 3 == 0 ? nan : float(i), b[i] = i % 2 == 0 ? nan : 1.5f;
+    xsimd_kernels::max_gt(V::load_aligned(a), V::load_aligned(b)).store_aligned(out);
+    for (int i = 0; i < W; ++i) {
+        const float e = a[i] > b[i] ? a[i] : b[i];
+        CAPTURE(i);
+        CHECK(std::memcmp(&out[i], &e, sizeof(float)) == 0);
+    }
+    xsimd_kernels::f32_epilogue<Activation::ReLU>(V::load_aligned(a), V(0.0f), V(0.0f), nullptr, 1.0f, W)
+        .store_aligned(out);
+    for (int i = 0; i < W; ++i) CHECK(out[i] == (a[i] > 0.0f ? a[i] : 0.0f));
+
+    std::mt19937 rng(106);
+    MaxPool2d pool{Window::square(3, 2), true};
+    Tensor in = random_tensor(Shape(1, 13, 13, W + 5), rng);
+    for (std::size_t i = 0; i < in.size(); i += 7) in.data()[i] = nan;
+    Tensor expected(pool.output_shape(in.shape())), got(expected.shape());
+    pool.forward(in, expected, Context{});
+    B::max_pool(pool, in, got, Context{});
+    CHECK(std::memcmp(expected.data(), got.data(), expected.size() * sizeof(float)) == 0);
 }
 
 TEST_CASE("every convolution strategy, forced, agrees with the reference backend") {

@@ -10,6 +10,7 @@
 
 #include "../../conv_spec.hpp"
 #include "fmadd.hpp"
+#include "max.hpp"
 #include "masked.hpp"
 
 namespace facekit::nn::xsimd_kernels {
@@ -21,7 +22,7 @@ template <Activation Act, class V>
 inline V f32_epilogue(V acc, V bias, V alpha, const float* residual, float scale, int count) {
     V x = acc + bias;
     if (residual) x = fmadd(x, V(scale), load_first<V>(residual, count));
-    if constexpr (Act == Activation::ReLU) x = xsimd::max(x, V(0.0f));
+    if constexpr (Act == Activation::ReLU) x = max_gt(x, V(0.0f));
     if constexpr (Act == Activation::PReLU) x = xsimd::select(x > V(0.0f), x, x * alpha);
     return x;
 }

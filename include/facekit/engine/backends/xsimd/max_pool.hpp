@@ -9,6 +9,7 @@
 #include "../../ops.hpp"
 #include "../../workspace.hpp"
 #include "masked.hpp"
+#include "max.hpp"
 
 namespace facekit::nn::detail {
 
@@ -50,7 +51,7 @@ private:
                             for (int y = 0; y < K; ++y)
 #pragma GCC unroll 3
                                 for (int x = 0; x < K; ++x)
-                                    m = xsimd::max(load_first<V>(corner + y * row_stride + x * in.stride + ch, count), m);
+                                    m = xsimd_kernels::max_gt(load_first<V>(corner + y * row_stride + x * in.stride + ch, count), m);
                             xsimd_kernels::store_first(dst + ch, m, count);
                             continue;
                         }
@@ -58,7 +59,7 @@ private:
                     const float* r = corner + ch;
                     for (int y = y0; y < y1; ++y, r += row_stride) {
                         const float* p = r;
-                        for (int x = x0; x < x1; ++x, p += in.stride) m = xsimd::max(load_first<V>(p, count), m);
+                        for (int x = x0; x < x1; ++x, p += in.stride) m = xsimd_kernels::max_gt(load_first<V>(p, count), m);
                     }
                     xsimd_kernels::store_first(dst + ch, m, count);
                 }

@@ -15,6 +15,7 @@
 #include "../../conv_spec.hpp"
 #include "../../ops.hpp"
 #include "masked.hpp"
+#include "max.hpp"
 #include "rows.hpp"
 #include "winograd.hpp"
 
@@ -92,7 +93,7 @@ private:
 #pragma GCC unroll 3
                     for (int i = 0; i < 3; ++i)
 #pragma GCC unroll 3
-                        for (int x = 0; x < 3; ++x) m = xsimd::max(V::load_aligned(rows[i] + at + x * nr), m);
+                        for (int x = 0; x < 3; ++x) m = xsimd_kernels::max_gt(V::load_aligned(rows[i] + at + x * nr), m);
                     if ((v + 1) * W <= cout) m.store_unaligned(dst + v * W);
                     else xsimd_kernels::store_first(dst + v * W, m, cout - v * W);
                 }
@@ -102,7 +103,7 @@ private:
                 V m(-std::numeric_limits<float>::infinity());
                 for (int y = y0; y < y1; ++y) {
                     const float* row = ring.pixel(std::size_t(y % pw.kh) * conv.w) + v * W;
-                    for (int x = x0; x < x1; ++x) m = xsimd::max(V::load_aligned(row + std::size_t(x) * nr), m);
+                    for (int x = x0; x < x1; ++x) m = xsimd_kernels::max_gt(V::load_aligned(row + std::size_t(x) * nr), m);
                 }
                 xsimd_kernels::store_first(dst + v * W, m, cout - v * W);
             }

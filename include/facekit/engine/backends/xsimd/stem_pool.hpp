@@ -18,6 +18,7 @@
 #include "../../ops.hpp"
 #include "epilogue.hpp"
 #include "fmadd.hpp"
+#include "max.hpp"
 
 namespace facekit::nn::detail {
 
@@ -131,7 +132,7 @@ private:
                             const V e = activate<Act>(even[c], p.bias[c], p.alpha[c]);
                             const V o = mask_past(activate<Act>(odd[c], p.bias[c], p.alpha[c]), odd_valid);
                             const V m = y == y0 ? V(-std::numeric_limits<float>::infinity()) : V::load_aligned(pooled[c]);
-                            xsimd::max(o, xsimd::max(e, m)).store_aligned(pooled[c]);
+                            xsimd_kernels::max_gt(o, xsimd_kernels::max_gt(e, m)).store_aligned(pooled[c]);
                         }
                     }
                     // W pooled pixels × C channels back to NHWC
