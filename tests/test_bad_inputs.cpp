@@ -103,10 +103,11 @@ std::string crafted_mobilefacenet(const std::vector<std::pair<std::string, std::
     std::uint64_t n = 0;
     std::memcpy(&n, file.data(), 8);
     std::string header = file.substr(8, std::size_t(n));
-    for (const auto& [from, to] : edits) {
+    for (const auto& edit : edits) {
+        const std::string& from = edit.first;  // not a binding: REQUIRE_MESSAGE takes it by reference
         const auto at = header.find(from);
         REQUIRE_MESSAGE(at != std::string::npos, from);
-        header.replace(at, from.size(), to);
+        header.replace(at, from.size(), edit.second);
     }
     std::string out(8, '\0');
     const std::uint64_t m = header.size();

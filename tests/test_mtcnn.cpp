@@ -122,7 +122,9 @@ TEST_CASE("the pyramid and the area resampling reproduce the reference bit for b
     sampler3.build(img, &pool3);
     CHECK(matches([&] { sampler3.resize_normalized(whole, 379, 721, got.data()); }));
     // Every R-Net and O-Net crop, from the recorded 1-based inclusive ranges.
-    for (auto [net, size] : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
+    for (const auto& net_size : {std::pair<std::string, int>{"rnet", 24}, {"onet", 48}}) {
+        const std::string& net = net_size.first;  // not a binding: CAPTURE takes it by reference
+        const int size = net_size.second;
         Tensor inputs = nhwc_from_nchw(ref, net + ".input");
         const TensorInfo& r = ref.at(net + ".crop_yeyxex");
         std::vector<std::int32_t> yeyxex(std::size_t(r.numel()));
@@ -330,7 +332,9 @@ TEST_CASE("facenet-style 160x160 crops equal the reference crops bit for bit") {
     std::map<std::string, Image> sources;
     double worst = 0;
     int exact = 0, count = 0;
-    for (auto& [file, info] : crops.object()) {
+    for (auto& crop : crops.object()) {
+        const std::string& file = crop.first;  // not a binding: CAPTURE takes it by reference
+        const auto& info = crop.second;
         const std::string src = info.at("source_png").string();
         if (!sources.count(src)) sources[src] = load_image(shared("data/images/png/" + src));
         std::array<float, 4> box;

@@ -34,7 +34,9 @@ const Shapes kONet = {{"conv1.weight", {32, 3, 3, 3}}, {"conv1.bias", {32}}, {"p
 
 void check_layout(const SafeTensors& st, const Shapes& expected) {
     CHECK(st.tensors().size() == expected.size());
-    for (auto& [name, shape] : expected) {
+    for (const auto& tensor : expected) {
+        const std::string& name = tensor.first;  // a variable, not a binding: doctest's CAPTURE takes it by reference
+        const auto& shape = tensor.second;
         CAPTURE(name);
         REQUIRE(st.contains(name));
         CHECK(st.at(name).shape == shape);
