@@ -19,6 +19,7 @@
 // Where to start reading: the README's C++ example, then detect/detector.hpp and embed/embedder.hpp; for the
 // engine, engine/layers.hpp, then engine/backends/reference.hpp (the arithmetic, in plain loops).
 #pragma once
+#include "engine/intrinsics.hpp"  // first, so that its GCC 12 workaround holds (see there)
 #include "version.hpp"
 
 #include "engine/backend.hpp"

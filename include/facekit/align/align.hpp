@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 
+#include "../engine/intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <Eigen/Dense>
 
 #include "../types.hpp"

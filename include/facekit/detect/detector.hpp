@@ -264,7 +264,7 @@ private:
                     std::copy(o + 2, o + 6, w.reg);
                     found.push_back(w);
                 }
-            for (int i : detail::nms_iou(found, 0.5)) all.push_back(found[i]);
+            for (int kept : detail::nms_iou(found, 0.5)) all.push_back(found[kept]);
         }
         all = detail::select(all, detail::nms_iou(all, 0.7));
         for (detail::Window& w : all) {  // regression with the size without +1 (§4)

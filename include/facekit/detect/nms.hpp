@@ -18,6 +18,7 @@
 
 #include "../engine/backends/xsimd/available.hpp"
 #if FACEKIT_XSIMD
+#include "../engine/intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 #endif
 

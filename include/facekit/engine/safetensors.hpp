@@ -233,9 +233,9 @@ private:
             for (auto& dim : js->array()) {
                 if (!dim.is_integer() || dim.integer() < 0) tbad("shape has a dimension that is not a non-negative integer");
                 t.shape.push_back(dim.integer());
-                const std::uint64_t d = std::uint64_t(dim.integer());
-                if (d != 0 && numel > kMaxElements / d) tbad("shape is too large");
-                numel *= d;
+                const std::uint64_t extent = std::uint64_t(dim.integer());
+                if (extent != 0 && numel > kMaxElements / extent) tbad("shape is too large");
+                numel *= extent;
             }
             if (!jo->is_array() || jo->array().size() != 2 || !jo->array()[0].is_integer() ||
                 !jo->array()[1].is_integer())

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 #if defined(__SSE2__)
-#include <immintrin.h>
+#include "../engine/intrinsics.hpp"  // immintrin.h
 #endif
 
 #include "../engine/tensor.hpp"

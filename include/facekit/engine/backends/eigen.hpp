@@ -3,6 +3,7 @@
 // measure the micro-kernels against Eigen's own large-GEMM throughput. Rows are split across our thread
 // pool (Eigen is used single-threaded: no OpenMP dependency).
 #pragma once
+#include "../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <Eigen/Core>
 
 #include "../workspace.hpp"

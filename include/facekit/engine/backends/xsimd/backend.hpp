@@ -21,6 +21,7 @@
 #pragma once
 #include <cstring>
 
+#include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 
 #include "../../conv_spec.hpp"

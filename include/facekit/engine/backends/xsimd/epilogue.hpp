@@ -6,6 +6,7 @@
 #pragma once
 #include <type_traits>
 
+#include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 
 #include "../../conv_spec.hpp"

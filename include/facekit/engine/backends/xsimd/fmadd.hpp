@@ -5,6 +5,7 @@
 #pragma once
 #include <type_traits>
 
+#include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 
 namespace facekit::nn::xsimd_kernels {

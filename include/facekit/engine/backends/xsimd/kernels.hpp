@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <string>
 
+#include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 
 #include "fmadd.hpp"

@@ -3,6 +3,7 @@
 // where the ISA has them (a memcpy of the tail cost a quarter of a 28-channel convolution's time), a
 // scalar loop otherwise.
 #pragma once
+#include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 
 namespace facekit::nn::xsimd_kernels {

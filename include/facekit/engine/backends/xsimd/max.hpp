@@ -3,6 +3,7 @@
 // input never replaces a pool's running maximum and ReLU(NaN) is 0. x86's maxps (xsimd::max there) is
 // exactly that; NEON's vmaxq returns NaN if either operand is NaN, so there it is a compare and select.
 #pragma once
+#include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
 
 namespace facekit::nn::xsimd_kernels {
