@@ -1,7 +1,8 @@
 // Backend benchmark: representative convolutions of the networks (and the whole networks) on each
 // backend, as time, GFLOP/s and the ratio to Eigen's large-GEMM throughput measured in the same run;
-// MTCNN's stems with their max pools, fused against the two layers in turn.
+// MTCNN's stems with their max pools, fused against the two layers in turn; MTCNN's three networks.
 // Usage: bench_layers [--threads N] [--reps R] [--models DIR]
+#include <facekit/detect/mtcnn.hpp>
 #include <facekit/embed/inception_resnet_v1.hpp>
 #include <facekit/embed/mobilefacenet.hpp>
 #include <facekit/engine/backends.hpp>
@@ -116,6 +117,25 @@ void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) 
     const double gf = mfn.flops(in.shape()) / (ms * 1e6);
     std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%\n", B::name, "MobileFaceNet 112², batch 1", ms, gf, 100.0 * gf / ref);
 }
+
+/// MTCNN's three networks on the inputs a 640×480 photo gives them: P-Net on its largest pyramid level,
+/// R-Net and O-Net on a batch of 8 crops (the detector's default batches are larger; 8 keeps the
+/// reference backend's rows short).
+template <class B>
+void bench_mtcnn(const std::string& dir, ThreadPool* pool, int reps) {
+    const auto nets = models::MtcnnNets<B>::load(dir);
+    Workspace ws;
+    Context ctx{pool, &ws};
+    auto row = [&](const char* what, const auto& net, Shape shape) {
+        Tensor in(shape);
+        for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
+        const double ms = median_ms(reps, [&] { net.forward(in, ws, ctx); });
+        std::printf("  %-8s %-34s %9.3f ms\n", B::name, what, ms);
+    };
+    row("P-Net 3×289×385 (scale 0.6)", nets->pnet, Shape(1, 289, 385, 3));
+    row("R-Net 8 × 24²", nets->rnet, Shape(8, 24, 24, 3));
+    row("O-Net 8 × 48²", nets->onet, Shape(8, 48, 48, 3));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,5 +177,10 @@ int main(int argc, char** argv) {
     std::printf("\nwhole networks\n");
     bench_nets<DefaultBackend>(models, &pool, reps, ref);
     bench_nets<EigenBackend>(models, &pool, std::max(3, reps / 4), ref);
+    bench_nets<ReferenceBackend>(models, &pool, std::max(1, reps / 20), ref);
+    std::printf("\nMTCNN networks\n");
+    bench_mtcnn<DefaultBackend>(models, &pool, reps);
+    bench_mtcnn<EigenBackend>(models, &pool, reps);
+    bench_mtcnn<ReferenceBackend>(models, &pool, std::max(1, reps / 10));
     return 0;
 }

@@ -191,9 +191,9 @@ inline const Command kBench = {
     "that the two compare side by side); mtcnn times the whole detector on a photo, gallery one top-k query.\n"
     "Prints median and minimum milliseconds as JSON.",
     {{"model", "M", "facenet", "facenet, mobilefacenet, mtcnn or gallery"},
-     {"backend", "B", "xsimd", "xsimd, eigen or scalar"},
+     {"backend", "B", "xsimd", "xsimd, eigen, scalar (the reference backend) or all: one line each"},
      {"batch", "N", "1", "faces per forward pass (facenet, mobilefacenet)"},
-     {"reps", "N", "100; mtcnn 30; gallery 20", "timed repetitions"},
+     {"reps", "N", "100; mtcnn 30; gallery 20; scalar a tenth", "timed repetitions"},
      {"image", "FILE", "640×480 of MODELS/bench_photo.png", "mtcnn: the photo to detect on"},
      {"size", "N", "1000000", "gallery: rows of random unit vectors"},
      {"dim", "N", "192", "gallery: dimension"},
@@ -209,35 +209,47 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
     Args a(argv, kBench);
     if (!a.positional().empty()) throw UsageError("bench takes no positional arguments");
     const std::string model = a.choice("model", {"facenet", "mobilefacenet", "mtcnn", "gallery"});
-    const std::string backend = a.choice("backend", {"xsimd", "eigen", "scalar"});
+    const std::string backend = a.choice("backend", {"xsimd", "eigen", "scalar", "all"});
     const int batch = int(a.integer("batch", 1, 4096));
-    const int reps = int(a.integer("reps", model == "mtcnn" ? 30 : 100, 1, 1000000));
+    const int default_reps = model == "mtcnn" ? 30 : 100;
+    // the reference backend is 20–50 times slower: a tenth of the repetitions unless asked for
+    auto reps_of = [&](const std::string& b) {
+        return int(a.integer("reps", b == "scalar" ? std::max(default_reps / 10, 1) : default_reps, 1, 1000000));
+    };
     const int busy = int(a.integer("busy", 0, 1024));
     auto pool = make_pool(a);
     Spinners spinners(busy);
-    std::string out;
+    auto print = [&](std::string out) {
+        if (busy > 0) out.insert(out.size() - 1, ", \"busy\": " + std::to_string(busy));  // before the closing brace
+        std::cout << out << std::endl;
+    };
     using namespace facekit::nn;
     if (model == "gallery") {
-        out = bench_gallery(a, int(a.integer("reps", 20, 1, 100000)), *pool);
-    } else if (model == "mtcnn") {
+        print(bench_gallery(a, int(a.integer("reps", 20, 1, 100000)), *pool));
+        return 0;
+    }
+    // each backend in turn, so that `--backend all` prints them side by side from one run
+    const std::vector<std::string> backends =
+        backend == "all" ? std::vector<std::string>{"xsimd", "eigen", "scalar"} : std::vector<std::string>{backend};
+    if (model == "mtcnn") {
         if (a.has("batch")) throw UsageError("--batch does not apply to mtcnn");
         const std::string dir = models_dir(a);
         facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo(dir);
-        out = backend == "xsimd"   ? bench_mtcnn<DefaultBackend>(dir, img, reps, *pool)
-              : backend == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps, *pool)
-                                   : bench_mtcnn<ReferenceBackend>(dir, img, reps, *pool);
-    } else {
-        // timing does not depend on the values: the synthetic FaceNet checkpoint serves when the real one is absent
-        std::string weights = a.get("weights", models_dir(a) + "/" + model + ".safetensors");
-        struct stat sb {};
-        if (!a.has("weights") && model == "facenet" && ::stat(weights.c_str(), &sb) != 0)
-            weights = models_dir(a) + "/facenet-synthetic.safetensors";
-        out = backend == "xsimd"   ? bench_embedder<DefaultBackend>(model, weights, batch, reps, *pool)
-              : backend == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps, *pool)
-                                   : bench_embedder<ReferenceBackend>(model, weights, batch, reps, *pool);
+        for (const std::string& b : backends)
+            print(b == "xsimd"   ? bench_mtcnn<DefaultBackend>(dir, img, reps_of(b), *pool)
+                  : b == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps_of(b), *pool)
+                                 : bench_mtcnn<ReferenceBackend>(dir, img, reps_of(b), *pool));
+        return 0;
     }
-    if (busy > 0) out.insert(out.size() - 1, ", \"busy\": " + std::to_string(busy));  // before the closing brace
-    std::cout << out << "\n";
+    // timing does not depend on the values: the synthetic FaceNet checkpoint serves when the real one is absent
+    std::string weights = a.get("weights", models_dir(a) + "/" + model + ".safetensors");
+    struct stat sb {};
+    if (!a.has("weights") && model == "facenet" && ::stat(weights.c_str(), &sb) != 0)
+        weights = models_dir(a) + "/facenet-synthetic.safetensors";
+    for (const std::string& b : backends)
+        print(b == "xsimd"   ? bench_embedder<DefaultBackend>(model, weights, batch, reps_of(b), *pool)
+              : b == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps_of(b), *pool)
+                             : bench_embedder<ReferenceBackend>(model, weights, batch, reps_of(b), *pool));
     return 0;
 }
 
