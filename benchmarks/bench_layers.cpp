@@ -96,6 +96,11 @@ void bench_conv_pool(const ConvPoolCase& cc, ThreadPool* pool, int reps) {
                 two, two / one);
 }
 
+/// The fixed input of `facekit bench` and ort_bench.js: sin(i · 0.37).
+void fill_fixed(Tensor& t) {
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = float(std::sin(double(i) * 0.37));
+}
+
 template <class B>
 void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) {
     Workspace ws;
@@ -103,7 +108,7 @@ void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) 
     for (int batch : {1, 8}) {
         models::InceptionResnetV1<B> irv1(SafeTensors::open(dir + "/facenet-synthetic.safetensors"));
         Tensor in(Shape(batch, 160, 160, 3));
-        for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
+        fill_fixed(in);
         const double ms = median_ms(batch == 1 ? reps : std::max(3, reps / 8), [&] { irv1.forward(in, ws, ctx); });
         const double gf = irv1.flops(in.shape()) / (ms * 1e6);
         std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%  (%.2f ms per face)\n", B::name,
@@ -112,7 +117,7 @@ void bench_nets(const std::string& dir, ThreadPool* pool, int reps, double ref) 
     }
     models::MobileFaceNet<B> mfn(SafeTensors::open(dir + "/mobilefacenet.safetensors"));
     Tensor in(Shape(1, 112, 112, 3));
-    for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
+    fill_fixed(in);
     const double ms = median_ms(reps, [&] { mfn.forward(in, ws, ctx); });
     const double gf = mfn.flops(in.shape()) / (ms * 1e6);
     std::printf("  %-8s %-34s %9.3f ms %8.1f GFLOP/s %6.0f %%\n", B::name, "MobileFaceNet 112², batch 1", ms, gf, 100.0 * gf / ref);
@@ -128,7 +133,7 @@ void bench_mtcnn(const std::string& dir, ThreadPool* pool, int reps) {
     Context ctx{pool, &ws};
     auto row = [&](const char* what, const auto& net, Shape shape) {
         Tensor in(shape);
-        for (std::size_t i = 0; i < in.size(); ++i) in[i] = float(std::sin(double(i) * 0.37));
+        fill_fixed(in);
         const double ms = median_ms(reps, [&] { net.forward(in, ws, ctx); });
         std::printf("  %-8s %-34s %9.3f ms\n", B::name, what, ms);
     };

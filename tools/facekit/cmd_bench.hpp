@@ -185,6 +185,19 @@ inline std::string bench_gallery(const Args& a, int reps, facekit::ThreadPool& p
            num(stream_gbps) + ", \"fraction_of_stream\": " + num(gbps / stream_gbps) + "}";
 }
 
+/// The backend named `name` (xsimd, eigen, scalar) as a type: returns f(BackendType<B>{}).
+template <class B>
+struct BackendType {
+    using type = B;
+};
+template <class F>
+std::string on_backend(const std::string& name, F&& f) {
+    using namespace facekit::nn;
+    if (name == "xsimd") return f(BackendType<DefaultBackend>{});
+    if (name == "eigen") return f(BackendType<EigenBackend>{});
+    return f(BackendType<ReferenceBackend>{});
+}
+
 inline const Command kBench = {
     "bench", "[OPTIONS]", "time the networks, the detector or a gallery query",
     "Times the forward pass alone on a fixed input after warm-up (the measure of ../shared/peers/bench.sh, so\n"
@@ -236,9 +249,9 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
         const std::string dir = models_dir(a);
         facekit::Image img = a.has("image") ? facekit::load_image(a.get("image")) : default_bench_photo(dir);
         for (const std::string& b : backends)
-            print(b == "xsimd"   ? bench_mtcnn<DefaultBackend>(dir, img, reps_of(b), *pool)
-                  : b == "eigen" ? bench_mtcnn<EigenBackend>(dir, img, reps_of(b), *pool)
-                                 : bench_mtcnn<ReferenceBackend>(dir, img, reps_of(b), *pool));
+            print(on_backend(b, [&](auto type) {
+                return bench_mtcnn<typename decltype(type)::type>(dir, img, reps_of(b), *pool);
+            }));
         return 0;
     }
     // timing does not depend on the values: the synthetic FaceNet checkpoint serves when the real one is absent
@@ -247,9 +260,9 @@ inline int cmd_bench(const std::vector<std::string>& argv) {
     if (!a.has("weights") && model == "facenet" && ::stat(weights.c_str(), &sb) != 0)
         weights = models_dir(a) + "/facenet-synthetic.safetensors";
     for (const std::string& b : backends)
-        print(b == "xsimd"   ? bench_embedder<DefaultBackend>(model, weights, batch, reps_of(b), *pool)
-              : b == "eigen" ? bench_embedder<EigenBackend>(model, weights, batch, reps_of(b), *pool)
-                             : bench_embedder<ReferenceBackend>(model, weights, batch, reps_of(b), *pool));
+        print(on_backend(b, [&](auto type) {
+            return bench_embedder<typename decltype(type)::type>(model, weights, batch, reps_of(b), *pool);
+        }));
     return 0;
 }
 
