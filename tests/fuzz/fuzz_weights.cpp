@@ -2,7 +2,9 @@
 // its first byte picks a converted model (P-, R-, O-Net, MobileFaceNet, Inception-ResNet-v1), the rest is
 // the safetensors JSON header put in front of that model's real tensor data. So the fuzzer mutates
 // names, dtypes, shapes, offsets and the metadata (MobileFaceNet's operator graph among them) of a real
-// file rather than bytes that never get past the reader. Every input loads or throws facekit::Error.
+// file rather than bytes that never get past the reader. Every input loads or throws facekit::Error, and
+// the recording form (the constructor given a Status*, which a build without exceptions relies on) must
+// neither crash nor raise, and must record exactly the error the raising form throws.
 // The models come from $FACEKIT_MODELS (run.sh sets it); seeds are the real headers (run.sh extracts them).
 #include <facekit/embed/inception_resnet_v1.hpp>
 #include <facekit/embed/mobilefacenet.hpp>
@@ -46,16 +48,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* in, std::size_t size) 
     std::memcpy(start, &n, 8);
     std::memcpy(start + 8, in + 1, n);
     using namespace facekit;
-    try {
-        auto st = SafeTensors::from_memory(start, buf.size() - std::size_t(start - buf.data()), "fuzz");
+    SafeTensors st;
+    if (!SafeTensors::try_from_memory(start, buf.size() - std::size_t(start - buf.data()), st, "fuzz")) return 0;
+    auto load = [&](Status* errors) {
         switch (model) {
-            case 0: (void)models::PNet<>(st); break;
-            case 1: (void)models::RNet<>(st); break;
-            case 2: (void)models::ONet<>(st); break;
-            case 3: (void)models::MobileFaceNet<>(st); break;
-            default: (void)models::InceptionResnetV1<>(st); break;
+            case 0: (void)models::PNet<>(st, errors); break;
+            case 1: (void)models::RNet<>(st, errors); break;
+            case 2: (void)models::ONet<>(st, errors); break;
+            case 3: (void)models::MobileFaceNet<>(st, errors); break;
+            default: (void)models::InceptionResnetV1<>(st, errors); break;
         }
-    } catch (const Error&) {
+    };
+    std::string thrown;
+    try {
+        load(nullptr);
+    } catch (const Error& e) {
+        thrown = e.what();
     }
+    Status recorded;
+    try {
+        load(&recorded);
+    } catch (...) {
+        __builtin_trap();  // the recording form raised
+    }
+    if (recorded.message() != thrown) __builtin_trap();
     return 0;
 }

@@ -28,7 +28,7 @@ enum class Alignment {
 
 /// facenet-pytorch's extract_face(img, box, image_size, margin): a size×size crop.
 inline Image crop_face(const Image& img, const std::array<float, 4>& box, int size = 160, int margin = 0) {
-    if (size <= 0 || margin < 0 || margin >= size) throw InvalidArgument("crop_face: bad size or margin");
+    if (size <= 0 || margin < 0 || margin >= size) FACEKIT_THROW(InvalidArgument("crop_face: bad size or margin"));
     const float mx = float(margin) * (box[2] - box[0]) / float(size - margin);
     const float my = float(margin) * (box[3] - box[1]) / float(size - margin);
     auto trunc = [](float v) { return std::isfinite(v) ? int(std::max(-1e9f, std::min(v, 1e9f))) : 0; };
@@ -66,7 +66,7 @@ Affine similarity_transform(const std::array<Point, N>& src, const std::array<Po
     if (a.determinant() < 0) sign(1) = -1.0;
     const Eigen::Matrix2d r = svd.matrixU() * sign.asDiagonal() * svd.matrixV().transpose();
     const double var = s.squaredNorm() / double(N);
-    if (!(var > 0)) throw InvalidArgument("similarity_transform: the source points coincide");
+    if (!(var > 0)) FACEKIT_THROW(InvalidArgument("similarity_transform: the source points coincide"));
     const double scale = svd.singularValues().dot(sign) / var;
     const Eigen::Vector2d t = md - scale * r * ms;
     return {scale * r(0, 0), scale * r(0, 1), t(0), scale * r(1, 0), scale * r(1, 1), t(1)};
@@ -75,7 +75,7 @@ Affine similarity_transform(const std::array<Point, N>& src, const std::array<Po
 /// Inverse of an affine map (the one warp_affine needs: destination → source).
 inline Affine invert(const Affine& m) {
     const double det = m[0] * m[4] - m[1] * m[3];
-    if (!(std::abs(det) > 1e-12)) throw InvalidArgument("affine map is not invertible");
+    if (!(std::abs(det) > 1e-12)) FACEKIT_THROW(InvalidArgument("affine map is not invertible"));
     const double a = m[4] / det, b = -m[1] / det, c = -m[3] / det, d = m[0] / det;
     return {a, b, -(a * m[2] + b * m[5]), c, d, -(c * m[2] + d * m[5])};
 }

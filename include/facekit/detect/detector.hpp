@@ -37,13 +37,13 @@ struct DetectorOptions {
     std::size_t rnet_batch = 8, onet_batch = 8;  // 8 R-Net windows: ~400 windows end more evenly on two threads
 
     void validate() const {
-        if (min_face < 1) throw InvalidArgument("min face size must be at least 1 pixel");
+        if (min_face < 1) FACEKIT_THROW(InvalidArgument("min face size must be at least 1 pixel"));
         for (float t : thresholds)
-            if (!(t >= 0.0f && t <= 1.0f)) throw InvalidArgument("detection thresholds must lie in [0, 1]");
-        if (!(factor > 0.0 && factor < 1.0)) throw InvalidArgument("pyramid factor must lie in (0, 1)");
-        if (max_pyramid_pixels < 1) throw InvalidArgument("the pyramid pixel limit must be positive");
+            if (!(t >= 0.0f && t <= 1.0f)) FACEKIT_THROW(InvalidArgument("detection thresholds must lie in [0, 1]"));
+        if (!(factor > 0.0 && factor < 1.0)) FACEKIT_THROW(InvalidArgument("pyramid factor must lie in (0, 1)"));
+        if (max_pyramid_pixels < 1) FACEKIT_THROW(InvalidArgument("the pyramid pixel limit must be positive"));
         if (max_candidates == 0 || pnet_band_rows <= 0 || rnet_batch == 0 || onet_batch == 0)
-            throw InvalidArgument("candidate cap, band rows and batches must be positive");
+            FACEKIT_THROW(InvalidArgument("candidate cap, band rows and batches must be positive"));
     }
 };
 
@@ -139,7 +139,7 @@ public:
 
     explicit Detector(std::shared_ptr<const Nets> nets, DetectorOptions options = {}, ThreadPool* pool = nullptr)
         : nets_(std::move(nets)), options_(options), pool_(pool) {
-        if (!nets_) throw InvalidArgument("Detector: no networks");
+        if (!nets_) FACEKIT_THROW(InvalidArgument("Detector: no networks"));
         options_.validate();
     }
     Detector(const Detector& o) : nets_(o.nets_), options_(o.options_), pool_(o.pool_) {}
@@ -149,7 +149,7 @@ public:
 
     /// Faces in `img`, largest box area first (facenet-pytorch's MTCNN(keep_all=True) order).
     std::vector<Detection> detect(const Image& img) {
-        if (img.empty()) throw InvalidArgument("detect: empty image");
+        if (img.empty()) FACEKIT_THROW(InvalidArgument("detect: empty image"));
         times_ = StageTimes{};
         using clock = std::chrono::steady_clock;
         auto t0 = clock::now();
@@ -213,10 +213,10 @@ private:
         double pyramid_pixels = 0;
         for (double sc : scales) pyramid_pixels += (double(img.height) * sc + 1) * (double(img.width) * sc + 1);
         if (pyramid_pixels > double(options_.max_pyramid_pixels))
-            throw InvalidArgument("the image pyramid of a " + std::to_string(img.width) + "×" + std::to_string(img.height) +
+            FACEKIT_THROW(InvalidArgument("the image pyramid of a " + std::to_string(img.width) + "×" + std::to_string(img.height) +
                                   " image at a minimum face of " + std::to_string(options_.min_face) + " pixels would hold " +
                                   std::to_string(std::int64_t(pyramid_pixels)) + " pixels, over the limit of " +
-                                  std::to_string(options_.max_pyramid_pixels) + " (raise the minimum face size or the limit)");
+                                  std::to_string(options_.max_pyramid_pixels) + " (raise the minimum face size or the limit)"));
         while (maps_.size() < scales.size()) maps_.emplace_back();
         std::vector<Shape> levels;  // the scaled images' shapes
         struct Band {

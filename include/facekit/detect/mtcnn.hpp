@@ -24,7 +24,7 @@ namespace facekit::models {
 namespace detail {
 /// Reorders a dense layer's input columns from upstream's (W, H, C) flattening to our (H, W, C).
 inline nn::ConvSpec dense_from_whc(nn::ConvSpec s, int h, int w, int c) {
-    if (s.cin != h * w * c) throw InvalidArgument("dense_from_whc: size mismatch");
+    if (s.cin != h * w * c) FACEKIT_THROW(InvalidArgument("dense_from_whc: size mismatch"));
     std::vector<float> r(s.weights.size());
     for (int o = 0; o < s.cout; ++o)
         for (int y = 0; y < h; ++y)
@@ -54,8 +54,9 @@ public:
     static constexpr int kOutputs = 6;  // p_background, p_face, r0..r3
     /// Output pixel (y, x) sees input rows [2y, 2y+12) and columns [2x, 2x+12): the 12×12 window, stride 2.
     static constexpr int kWindow = 12, kStride = 2;
-    explicit PNet(const SafeTensors& st) {
-        WeightFile w(st, "pnet");
+    /// `errors`: see WeightFile (null: a bad file raises).
+    explicit PNet(const SafeTensors& st, Status* errors = nullptr) {
+        WeightFile w(st, "pnet", errors);
         using nn::Window;
         stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 10, Window::square(3)), w, "prelu1.weight"),
                                      nn::MaxPool2d{Window::square(2, 2), true});
@@ -91,8 +92,9 @@ template <class B = nn::DefaultBackend>
 class RNet {
 public:
     static constexpr int kInput = 24, kOutputs = 6;  // p_background, p_face, r0..r3
-    explicit RNet(const SafeTensors& st) {
-        WeightFile w(st, "rnet");
+    /// `errors`: see WeightFile (null: a bad file raises).
+    explicit RNet(const SafeTensors& st, Status* errors = nullptr) {
+        WeightFile w(st, "rnet", errors);
         using nn::Window;
         stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 28, Window::square(3)), w, "prelu1.weight"), pool_.spec());
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 28, 48, Window::square(3)), w, "prelu2.weight"));
@@ -123,8 +125,9 @@ template <class B = nn::DefaultBackend>
 class ONet {
 public:
     static constexpr int kInput = 48, kOutputs = 16;  // p_background, p_face, r0..r3, x0..x4, y0..y4
-    explicit ONet(const SafeTensors& st) {
-        WeightFile w(st, "onet");
+    /// `errors`: see WeightFile (null: a bad file raises).
+    explicit ONet(const SafeTensors& st, Status* errors = nullptr) {
+        WeightFile w(st, "onet", errors);
         using nn::Window;
         stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 32, Window::square(3)), w, "prelu1.weight"), pool3_.spec());
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 32, 64, Window::square(3)), w, "prelu2.weight"));
@@ -163,12 +166,24 @@ struct MtcnnNets {
     RNet<B> rnet;
     ONet<B> onet;
 
-    MtcnnNets(const SafeTensors& p, const SafeTensors& r, const SafeTensors& o) : pnet(p), rnet(r), onet(o) {}
-    /// Loads pnet/rnet/onet.safetensors from a models directory.
+    MtcnnNets(const SafeTensors& p, const SafeTensors& r, const SafeTensors& o, Status* errors = nullptr)
+        : pnet(p, errors), rnet(r, errors), onet(o, errors) {}
+    /// Loads pnet/rnet/onet.safetensors from a models directory. Raises FileError.
     static std::shared_ptr<const MtcnnNets> load(const std::string& models_dir) {
-        return std::make_shared<const MtcnnNets>(SafeTensors::open(models_dir + "/pnet.safetensors"),
-                                                 SafeTensors::open(models_dir + "/rnet.safetensors"),
-                                                 SafeTensors::open(models_dir + "/onet.safetensors"));
+        std::shared_ptr<const MtcnnNets> nets;
+        try_load(models_dir, nets).raise_if_error();
+        return nets;
+    }
+    /// The same without raising: a missing or bad file is an error status naming it, and `out` is unchanged.
+    static Status try_load(const std::string& models_dir, std::shared_ptr<const MtcnnNets>& out) {
+        SafeTensors p, r, o;
+        Status s = SafeTensors::try_open(models_dir + "/pnet.safetensors", p);
+        if (s) s = SafeTensors::try_open(models_dir + "/rnet.safetensors", r);
+        if (s) s = SafeTensors::try_open(models_dir + "/onet.safetensors", o);
+        if (!s) return s;
+        auto nets = std::make_shared<const MtcnnNets>(p, r, o, &s);
+        if (s) out = std::move(nets);
+        return s;
     }
 };
 

@@ -47,8 +47,8 @@ public:
         const int n = input_size();
         for (const Image& c : crops)
             if (c.width != n || c.height != n)
-                throw InvalidArgument(name() + " expects " + std::to_string(n) + "×" + std::to_string(n) + " crops, got " +
-                                      std::to_string(c.width) + "×" + std::to_string(c.height));
+                FACEKIT_THROW(InvalidArgument(name() + " expects " + std::to_string(n) + "×" + std::to_string(n) + " crops, got " +
+                                      std::to_string(c.width) + "×" + std::to_string(c.height)));
         std::vector<Embedding> out(crops.size(), Embedding(std::size_t(dim()), 0.0f));
         const std::size_t batch = std::max<std::size_t>(1, options_.batch);
         for (int pass = 0; pass < (options_.flip ? 2 : 1); ++pass) {
@@ -125,39 +125,55 @@ private:
 enum class SyntheticWeights { Refuse, Allow };
 
 namespace detail {
-inline SafeTensors open_embedder_weights(const std::string& model, const std::string& path, SyntheticWeights synthetic) {
+inline Status open_embedder_weights(const std::string& model, const std::string& path, SyntheticWeights synthetic,
+                                    SafeTensors& st) {
     struct stat sb {};
     if (model == "facenet" && ::stat(path.c_str(), &sb) != 0)
-        throw FileError(path, "FaceNet is not installed: convert 20180402-114759-vggface2.pt from the facenet-pytorch "
-                              "releases with weights_converter/convert.py (see README.md, Weights)");
-    SafeTensors st = SafeTensors::open(path);
-    if (synthetic == SyntheticWeights::Refuse && st.metadata("synthetic") == "true")
-        throw FileError(path, "is a synthetic test checkpoint (" + st.metadata("source") +
-                                  "): its embeddings identify nobody; convert the real weights (README.md, Weights)");
-    return st;
+        return Status::file_error(path, "FaceNet is not installed: convert 20180402-114759-vggface2.pt from the facenet-pytorch "
+                                        "releases with weights_converter/convert.py (see README.md, Weights)");
+    Status s = SafeTensors::try_open(path, st);
+    if (s && synthetic == SyntheticWeights::Refuse && st.metadata("synthetic") == "true")
+        return Status::file_error(path, "is a synthetic test checkpoint (" + st.metadata("source") +
+                                            "): its embeddings identify nobody; convert the real weights (README.md, Weights)");
+    return s;
+}
+
+template <class Net>
+Status load_net_embedder(const std::string& model, const std::string& path, SyntheticWeights synthetic, ThreadPool* pool,
+                         std::unique_ptr<Embedder>& out) {
+    SafeTensors st;
+    Status s = open_embedder_weights(model, path, synthetic, st);
+    if (!s) return s;
+    auto net = std::make_shared<const Net>(st, &s);
+    if (s) out = std::make_unique<NetEmbedder<Net>>(std::move(net), model, pool);
+    return s;
 }
 }  // namespace detail
 
 /// "facenet" (weights: facenet.safetensors) or "mobilefacenet" (mobilefacenet.safetensors) from
-/// `models_dir`; `weights` overrides the file. The pool may be null (single thread).
+/// `models_dir`; `weights` overrides the file. The pool may be null (single thread). Never raises: a
+/// missing or bad file, or an unknown model, is an error status, and `out` is left as it was.
+inline Status try_load_embedder(const std::string& model, const std::string& models_dir, std::unique_ptr<Embedder>& out,
+                                ThreadPool* pool = nullptr, const std::string& weights = "",
+                                SyntheticWeights synthetic = SyntheticWeights::Refuse) {
+    const std::string path = weights.empty() ? models_dir + "/" + model + ".safetensors" : weights;
+    if (model == "facenet") return detail::load_net_embedder<models::InceptionResnetV1<>>(model, path, synthetic, pool, out);
+    if (model == "mobilefacenet") return detail::load_net_embedder<models::MobileFaceNet<>>(model, path, synthetic, pool, out);
+    return Status::invalid_argument("unknown model \"" + model + "\" (facenet or mobilefacenet)");
+}
+
+/// The same, raising FileError or InvalidArgument.
 inline std::unique_ptr<Embedder> load_embedder(const std::string& model, const std::string& models_dir,
                                                ThreadPool* pool = nullptr, const std::string& weights = "",
                                                SyntheticWeights synthetic = SyntheticWeights::Refuse) {
-    const std::string path = weights.empty() ? models_dir + "/" + model + ".safetensors" : weights;
-    if (model == "facenet") {
-        auto net = std::make_shared<const models::InceptionResnetV1<>>(detail::open_embedder_weights(model, path, synthetic));
-        return std::make_unique<NetEmbedder<models::InceptionResnetV1<>>>(net, "facenet", pool);
-    }
-    if (model == "mobilefacenet") {
-        auto net = std::make_shared<const models::MobileFaceNet<>>(detail::open_embedder_weights(model, path, synthetic));
-        return std::make_unique<NetEmbedder<models::MobileFaceNet<>>>(net, "mobilefacenet", pool);
-    }
-    throw InvalidArgument("unknown model \"" + model + "\" (facenet or mobilefacenet)");
+    std::unique_ptr<Embedder> e;
+    try_load_embedder(model, models_dir, e, pool, weights, synthetic).raise_if_error();
+    return e;
 }
 
 /// Squared Euclidean distance between two embeddings.
 inline float squared_distance(const Embedding& a, const Embedding& b) {
-    if (a.size() != b.size()) throw InvalidArgument("embeddings of different dimensions");
+    if (a.size() != b.size()) FACEKIT_THROW(InvalidArgument("embeddings of different dimensions"));
     float s = 0;
     for (std::size_t i = 0; i < a.size(); ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
     return s;

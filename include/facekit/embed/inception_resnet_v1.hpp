@@ -225,8 +225,9 @@ public:
     /// Called with (name, activation) after each module facenet-pytorch names, for inspection and tests.
     using Observer = std::function<void(const std::string&, ConstView)>;
 
-    explicit InceptionResnetV1(const SafeTensors& st) {
-        WeightFile w(st, "inception_resnet_v1");
+    /// `errors`: see WeightFile (null: a bad file raises).
+    explicit InceptionResnetV1(const SafeTensors& st, Status* errors = nullptr) {
+        WeightFile w(st, "inception_resnet_v1", errors);
         const std::pair<const char*, ConvShape> stem[] = {
             {"conv2d_1a", {32, 3, 3, 2}}, {"conv2d_2a", {32, 3, 3}}, {"conv2d_2b", {64, 3, 3, 1, 1, 1}},
             {"conv2d_3b", {80, 1, 1}},    {"conv2d_4a", {192, 3, 3}}, {"conv2d_4b", {256, 3, 3, 2}}};
@@ -257,7 +258,7 @@ public:
     /// in: N×160×160×3 standardised as (v − 127.5)/128. Returns N×1×1×512, L2-normalised, in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx, const Observer& observe = nullptr) const {
         if (in.shape.h != kInput || in.shape.w != kInput || in.shape.c != 3)
-            throw InvalidArgument("InceptionResnetV1 expects N×160×160×3 input, got " + in.shape.to_string());
+            FACEKIT_THROW(InvalidArgument("InceptionResnetV1 expects N×160×160×3 input, got " + in.shape.to_string()));
         auto note = [&](const char* name, ConstView v) {
             if (observe) observe(name, v);
         };

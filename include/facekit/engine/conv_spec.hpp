@@ -62,13 +62,13 @@ struct Window {
     void validate() const {
         if (kh <= 0 || kw <= 0 || sh <= 0 || sw <= 0 || pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0 ||
             pad_top >= kh || pad_bottom >= kh || pad_left >= kw || pad_right >= kw)
-            throw InvalidArgument("invalid window: kernel, stride or padding out of range");
+            FACEKIT_THROW(InvalidArgument("invalid window: kernel, stride or padding out of range"));
     }
 
 private:
     static int out_dim(int n, int k, int s, int pad, const char* what) {
         if (n + pad < k)
-            throw InvalidArgument(std::string("input ") + what + " " + std::to_string(n) + " is smaller than the kernel");
+            FACEKIT_THROW(InvalidArgument(std::string("input ") + what + " " + std::to_string(n) + " is smaller than the kernel"));
         return (n + pad - k) / s + 1;
     }
 };
@@ -93,9 +93,9 @@ struct Epilogue {
         }
     }
     void validate(int channels) const {
-        if (int(bias.size()) != channels) throw InvalidArgument("epilogue: bias size does not match the channels");
+        if (int(bias.size()) != channels) FACEKIT_THROW(InvalidArgument("epilogue: bias size does not match the channels"));
         if (activation == Activation::PReLU && int(alpha.size()) != channels)
-            throw InvalidArgument("epilogue: PReLU slope count does not match the channels");
+            FACEKIT_THROW(InvalidArgument("epilogue: PReLU slope count does not match the channels"));
     }
 };
 
@@ -110,13 +110,13 @@ struct ConvSpec {
     int reduction() const noexcept { return window.taps() * cin; }
     void validate() const {
         window.validate();
-        if (cin <= 0 || cout <= 0) throw InvalidArgument("convolution: channel counts must be positive");
-        if (weights.size() != std::size_t(cout) * reduction()) throw InvalidArgument("convolution: weight count mismatch");
+        if (cin <= 0 || cout <= 0) FACEKIT_THROW(InvalidArgument("convolution: channel counts must be positive"));
+        if (weights.size() != std::size_t(cout) * reduction()) FACEKIT_THROW(InvalidArgument("convolution: weight count mismatch"));
         epilogue.validate(cout);
     }
     Shape output_shape(const Shape& in) const {
         if (in.c != cin)
-            throw InvalidArgument("convolution expects " + std::to_string(cin) + " input channels, got " + std::to_string(in.c));
+            FACEKIT_THROW(InvalidArgument("convolution expects " + std::to_string(cin) + " input channels, got " + std::to_string(in.c)));
         return Shape(in.n, window.out_h(in.h), window.out_w(in.w), cout);
     }
     double flops(const Shape& in) const {
@@ -135,11 +135,11 @@ struct DepthwiseSpec {
     void validate() const {
         window.validate();
         if (channels <= 0 || weights.size() != std::size_t(window.taps()) * channels)
-            throw InvalidArgument("depthwise convolution: weight count mismatch");
+            FACEKIT_THROW(InvalidArgument("depthwise convolution: weight count mismatch"));
         epilogue.validate(channels);
     }
     Shape output_shape(const Shape& in) const {
-        if (in.c != channels) throw InvalidArgument("depthwise convolution: channel count mismatch");
+        if (in.c != channels) FACEKIT_THROW(InvalidArgument("depthwise convolution: channel count mismatch"));
         return Shape(in.n, window.out_h(in.h), window.out_w(in.w), channels);
     }
     double flops(const Shape& in) const { return 2.0 * double(output_shape(in).numel()) * window.taps(); }
@@ -147,7 +147,7 @@ struct DepthwiseSpec {
 
 /// [cout][cin][kh][kw] -> [cout][kh][kw][cin].
 inline std::vector<float> ohwi_from_oihw(const std::vector<float>& w, int cout, int cin, int kh, int kw) {
-    if (w.size() != std::size_t(cout) * cin * kh * kw) throw InvalidArgument("OIHW weight count mismatch");
+    if (w.size() != std::size_t(cout) * cin * kh * kw) FACEKIT_THROW(InvalidArgument("OIHW weight count mismatch"));
     std::vector<float> r(w.size());
     for (int o = 0; o < cout; ++o)
         for (int i = 0; i < cin; ++i)
@@ -162,7 +162,7 @@ inline void fold_batchnorm(ConvSpec& conv, const std::vector<float>& gamma, cons
                            const std::vector<float>& mean, const std::vector<float>& var, float eps) {
     const int co = conv.cout;
     if (int(gamma.size()) != co || int(beta.size()) != co || int(mean.size()) != co || int(var.size()) != co)
-        throw InvalidArgument("batchnorm: parameter size does not match the convolution's output channels");
+        FACEKIT_THROW(InvalidArgument("batchnorm: parameter size does not match the convolution's output channels"));
     if (conv.epilogue.bias.empty()) conv.epilogue.bias.assign(co, 0.0f);
     const std::size_t k = conv.reduction();
     for (int o = 0; o < co; ++o) {
@@ -175,13 +175,13 @@ inline void fold_batchnorm(ConvSpec& conv, const std::vector<float>& gamma, cons
 namespace detail {
 inline void check_output(const Shape& expected, const Shape& got, const char* layer) {
     if (expected != got)
-        throw InvalidArgument(std::string(layer) + ": output view has shape " + got.to_string() + ", expected " +
-                              expected.to_string());
+        FACEKIT_THROW(InvalidArgument(std::string(layer) + ": output view has shape " + got.to_string() + ", expected " +
+                              expected.to_string()));
 }
 inline void check_residual(const ConstView* residual, const Shape& out, const char* layer) {
     if (residual && residual->shape != out)
-        throw InvalidArgument(std::string(layer) + ": residual shape " + residual->shape.to_string() +
-                              " does not match the output " + out.to_string());
+        FACEKIT_THROW(InvalidArgument(std::string(layer) + ": residual shape " + residual->shape.to_string() +
+                              " does not match the output " + out.to_string()));
 }
 }  // namespace detail
 }  // namespace facekit::nn

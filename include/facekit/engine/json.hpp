@@ -43,7 +43,7 @@ public:
     /// The number as an integer, if it was written as one (no fraction or exponent) and fits.
     bool is_integer() const noexcept { return type_ == Type::Number && integral_; }
     std::int64_t integer() const {
-        if (!is_integer()) throw Error("JSON: expected an integer");
+        if (!is_integer()) FACEKIT_THROW(Error("JSON: expected an integer"));
         return int_;
     }
     /// The value of `key` in an object, or null: a binary search over the keys (sorted once when parsed),
@@ -56,37 +56,53 @@ public:
     }
     const Json& at(std::string_view key) const {
         const Json* j = find(key);
-        if (!j) throw Error("JSON: missing key \"" + std::string(key) + "\"");
+        if (!j) FACEKIT_THROW(Error("JSON: missing key \"" + std::string(key) + "\""));
         return *j;
     }
     const Json& operator[](std::size_t i) const {
-        if (i >= array().size()) throw Error("JSON: index out of range");
+        if (i >= array().size()) FACEKIT_THROW(Error("JSON: index out of range"));
         return arr_[i];
     }
 
-    /// Parses a whole document; throws facekit::Error("JSON: <what> at byte N") on any violation.
+    /// Parses a whole document; raises facekit::Error("JSON: <what> at byte N") on any violation.
     static Json parse(std::string_view text, int max_depth = 64) {
-        Parser p{text, 0, max_depth};
-        p.skip_ws();
-        Json j = p.value(0);
-        p.skip_ws();
-        if (p.pos != text.size()) p.fail("unexpected data after the document");
+        Json j;
+        std::string error;
+        if (!try_parse(text, j, error, max_depth)) FACEKIT_THROW(Error(error));
         return j;
+    }
+    /// The same without raising: false, with the message in `error`, on any violation.
+    static bool try_parse(std::string_view text, Json& out, std::string& error, int max_depth = 64) {
+        Parser p{text, 0, max_depth, {}};
+        p.skip_ws();
+        out = p.value(0);
+        p.skip_ws();
+        if (p.ok() && p.pos != text.size()) p.fail("unexpected data after the document");
+        if (!p.ok()) {
+            error = std::move(p.error);
+            out = Json();
+            return false;
+        }
+        return true;
     }
 
 private:
     void check(Type t, const char* what) const {
-        if (type_ != t) throw Error(std::string("JSON: expected ") + what);
+        if (type_ != t) FACEKIT_THROW(Error(std::string("JSON: expected ") + what));
     }
 
     struct Parser {
         std::string_view s;
         std::size_t pos;
         int max_depth;
+        std::string error;  // the first violation; once set, the parse unwinds by returning
 
-        [[noreturn]] void fail(const std::string& what) const {
-            throw Error("JSON: " + what + " at byte " + std::to_string(pos));
+        // Records the first violation and moves to the end of the input, so that every loop stops.
+        void fail(const std::string& what) {
+            if (error.empty()) error = "JSON: " + what + " at byte " + std::to_string(pos);
+            pos = s.size();
         }
+        bool ok() const noexcept { return error.empty(); }
         void skip_ws() {
             while (pos < s.size() && (s[pos] == ' ' || s[pos] == '\t' || s[pos] == '\n' || s[pos] == '\r')) ++pos;
         }
@@ -95,13 +111,13 @@ private:
             return false;
         }
         void expect(std::string_view word) {
-            if (s.substr(pos, word.size()) != word) fail("invalid literal");
+            if (s.substr(pos, word.size()) != word) return fail("invalid literal");
             pos += word.size();
         }
         Json value(int depth) {
-            if (depth > max_depth) fail("nesting too deep");
-            if (pos >= s.size()) fail("unexpected end of input");
             Json j;
+            if (depth > max_depth) return fail("nesting too deep"), j;
+            if (pos >= s.size()) return fail("unexpected end of input"), j;
             switch (s[pos]) {
                 case '{': j.type_ = Type::Object, object(j, depth); break;
                 case '[': j.type_ = Type::Array, array(j, depth); break;
@@ -119,20 +135,21 @@ private:
             if (eat('}')) return;
             for (;;) {
                 skip_ws();
-                if (pos >= s.size() || s[pos] != '"') fail("expected a string key");
+                if (pos >= s.size() || s[pos] != '"') return fail("expected a string key");
                 std::string key = string();
                 skip_ws();
-                if (!eat(':')) fail("expected ':'");
+                if (!eat(':')) return fail("expected ':'");
                 skip_ws();
                 j.obj_.emplace_back(std::move(key), value(depth + 1));
+                if (!ok()) return;
                 skip_ws();
                 if (eat('}')) return index_keys(j);
-                if (!eat(',')) fail("expected ',' or '}'");
+                if (!eat(',')) return fail("expected ',' or '}'");
             }
         }
         /// Sorts the object's keys for find(); two equal neighbours are a duplicate key.
         void index_keys(Json& j) {
-            if (j.obj_.size() > UINT32_MAX) fail("object too large");
+            if (j.obj_.size() > UINT32_MAX) return fail("object too large");
             j.by_key_.resize(j.obj_.size());
             for (std::size_t i = 0; i < j.by_key_.size(); ++i) j.by_key_[i] = std::uint32_t(i);
             const auto& o = j.obj_;
@@ -140,7 +157,7 @@ private:
                 return o[a].first != o[b].first ? o[a].first < o[b].first : a < b;
             });
             for (std::size_t i = 1; i < j.by_key_.size(); ++i)
-                if (o[j.by_key_[i]].first == o[j.by_key_[i - 1]].first) fail("duplicate key \"" + o[j.by_key_[i]].first + "\"");
+                if (o[j.by_key_[i]].first == o[j.by_key_[i - 1]].first) return fail("duplicate key \"" + o[j.by_key_[i]].first + "\"");
         }
         void array(Json& j, int depth) {
             ++pos;
@@ -149,13 +166,14 @@ private:
             for (;;) {
                 skip_ws();
                 j.arr_.push_back(value(depth + 1));
+                if (!ok()) return;
                 skip_ws();
                 if (eat(']')) return;
-                if (!eat(',')) fail("expected ',' or ']'");
+                if (!eat(',')) return fail("expected ',' or ']'");
             }
         }
         unsigned hex4() {
-            if (pos + 4 > s.size()) fail("truncated \\u escape");
+            if (pos + 4 > s.size()) return fail("truncated \\u escape"), 0u;
             unsigned v = 0;
             for (int i = 0; i < 4; ++i) {
                 char c = s[pos++];
@@ -163,7 +181,7 @@ private:
                 if (c >= '0' && c <= '9') v |= unsigned(c - '0');
                 else if (c >= 'a' && c <= 'f') v |= unsigned(c - 'a' + 10);
                 else if (c >= 'A' && c <= 'F') v |= unsigned(c - 'A' + 10);
-                else fail("invalid \\u escape");
+                else return fail("invalid \\u escape"), 0u;
             }
             return v;
         }
@@ -180,15 +198,15 @@ private:
             ++pos;  // opening quote
             std::string out;
             for (;;) {
-                if (pos >= s.size()) fail("unterminated string");
+                if (pos >= s.size()) return fail("unterminated string"), out;
                 unsigned char c = static_cast<unsigned char>(s[pos++]);
                 if (c == '"') return out;
-                if (c < 0x20) fail("control character in string");
+                if (c < 0x20) return fail("control character in string"), out;
                 if (c != '\\') {
                     out += char(c);
                     continue;
                 }
-                if (pos >= s.size()) fail("unterminated escape");
+                if (pos >= s.size()) return fail("unterminated escape"), out;
                 switch (s[pos++]) {
                     case '"': out += '"'; break;
                     case '\\': out += '\\'; break;
@@ -200,45 +218,47 @@ private:
                     case 't': out += '\t'; break;
                     case 'u': {
                         unsigned cp = hex4();
+                        if (!ok()) return out;
                         if (cp >= 0xD800 && cp < 0xDC00) {
-                            if (!(eat('\\') && eat('u'))) fail("unpaired surrogate");
+                            if (!(eat('\\') && eat('u'))) return fail("unpaired surrogate"), out;
                             unsigned lo = hex4();
-                            if (lo < 0xDC00 || lo >= 0xE000) fail("unpaired surrogate");
+                            if (!ok()) return out;
+                            if (lo < 0xDC00 || lo >= 0xE000) return fail("unpaired surrogate"), out;
                             cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                         } else if (cp >= 0xDC00 && cp < 0xE000) {
-                            fail("unpaired surrogate");
+                            return fail("unpaired surrogate"), out;
                         }
                         utf8(out, cp);
                         break;
                     }
-                    default: fail("invalid escape");
+                    default: return fail("invalid escape"), out;
                 }
             }
         }
         void number(Json& j) {
             std::size_t start = pos;
             eat('-');
-            if (pos >= s.size() || !(s[pos] >= '0' && s[pos] <= '9')) fail("invalid value");
+            if (pos >= s.size() || !(s[pos] >= '0' && s[pos] <= '9')) return fail("invalid value");
             if (s[pos] == '0') ++pos;
             else
                 while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
             bool integral = true;
             if (eat('.')) {
                 integral = false;
-                if (pos >= s.size() || !(s[pos] >= '0' && s[pos] <= '9')) fail("invalid number");
+                if (pos >= s.size() || !(s[pos] >= '0' && s[pos] <= '9')) return fail("invalid number");
                 while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
             }
             if (pos < s.size() && (s[pos] == 'e' || s[pos] == 'E')) {
                 integral = false;
                 ++pos;
                 if (!eat('+')) eat('-');
-                if (pos >= s.size() || !(s[pos] >= '0' && s[pos] <= '9')) fail("invalid number");
+                if (pos >= s.size() || !(s[pos] >= '0' && s[pos] <= '9')) return fail("invalid number");
                 while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') ++pos;
             }
             std::string text(s.substr(start, pos - start));
             j.type_ = Type::Number;
             j.num_ = std::strtod(text.c_str(), nullptr);
-            if (!std::isfinite(j.num_)) fail("number out of range");
+            if (!std::isfinite(j.num_)) return fail("number out of range");
             if (integral) {
                 errno = 0;
                 long long v = std::strtoll(text.c_str(), nullptr, 10);

@@ -24,7 +24,7 @@ public:
     const Window& window() const noexcept { return window_; }
     Shape output_shape(const Shape& in) const {
         if (in.c != cin_)
-            throw InvalidArgument("Conv2d expects " + std::to_string(cin_) + " input channels, got " + std::to_string(in.c));
+            FACEKIT_THROW(InvalidArgument("Conv2d expects " + std::to_string(cin_) + " input channels, got " + std::to_string(in.c)));
         return Shape(in.n, window_.out_h(in.h), window_.out_w(in.w), cout_);
     }
     double flops(const Shape& in) const { return 2.0 * double(output_shape(in).pixels()) * cout_ * window_.taps() * cin_; }
@@ -125,7 +125,7 @@ public:
 
     int channels() const noexcept { return channels_; }
     Shape output_shape(const Shape& in) const {
-        if (in.c != channels_) throw InvalidArgument("DepthwiseConv2d: channel count mismatch");
+        if (in.c != channels_) FACEKIT_THROW(InvalidArgument("DepthwiseConv2d: channel count mismatch"));
         return Shape(in.n, window_.out_h(in.h), window_.out_w(in.w), channels_);
     }
     double flops(const Shape& in) const { return 2.0 * double(output_shape(in).numel()) * window_.taps(); }

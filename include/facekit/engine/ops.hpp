@@ -16,7 +16,7 @@ namespace facekit::nn {
 /// but must start inside the input (or its left padding).
 inline int pool_out_dim(int n, int k, int s, int pad_lo, int pad_hi, bool ceil_mode) {
     const int span = n + pad_lo + pad_hi - k;
-    if (span < 0) throw InvalidArgument("pooling window larger than its input");
+    if (span < 0) FACEKIT_THROW(InvalidArgument("pooling window larger than its input"));
     int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
     if (ceil_mode && (out - 1) * s >= n + pad_lo) --out;
     return out;
@@ -66,7 +66,7 @@ struct AvgPool2d {
 
     Shape output_shape(const Shape& in) const {
         if (window.pad_top || window.pad_left || window.pad_bottom || window.pad_right)
-            throw InvalidArgument("AvgPool2d: padding is not supported");
+            FACEKIT_THROW(InvalidArgument("AvgPool2d: padding is not supported"));
         return Shape(in.n, window.out_h(in.h), window.out_w(in.w), in.c);
     }
     double flops(const Shape& in) const { return double(output_shape(in).numel()) * window.taps(); }
@@ -127,7 +127,7 @@ inline void softmax_channels(View x) {
 
 /// Per-channel PReLU in place (when it cannot be fused into the preceding convolution).
 inline void prelu(View x, const std::vector<float>& alpha) {
-    if (int(alpha.size()) != x.shape.c) throw InvalidArgument("prelu: slope count mismatch");
+    if (int(alpha.size()) != x.shape.c) FACEKIT_THROW(InvalidArgument("prelu: slope count mismatch"));
     for (std::size_t p = 0; p < x.shape.pixels(); ++p) {
         float* v = x.pixel(p);
         for (int c = 0; c < x.shape.c; ++c) v[c] = v[c] > 0.0f ? v[c] : v[c] * alpha[c];

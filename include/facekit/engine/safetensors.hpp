@@ -53,33 +53,53 @@ struct TensorInfo {
 
 class SafeTensors {
 public:
-    /// Opens a file (memory-mapped where possible). Throws FileError naming the file and the problem.
+    /// Opens a file (memory-mapped where possible). Raises FileError naming the file and the problem.
     static SafeTensors open(const std::string& path, const SafeTensorsLimits& limits = {}) {
         SafeTensors st;
-        st.name_ = path;
-        st.storage_ = Storage::map_or_read(path);
-        st.parse(limits);
+        try_open(path, st, limits).raise_if_error();
         return st;
+    }
+    /// The same without raising: on failure `out` is left empty and the status says why.
+    static Status try_open(const std::string& path, SafeTensors& out, const SafeTensorsLimits& limits = {}) {
+        SafeTensors st;
+        st.name_ = path;
+        Status s = Storage::map_or_read(path, st.storage_);
+        if (s) s = st.parse(limits);
+        if (s) out = std::move(st);
+        return s;
     }
     /// Wraps bytes already in memory (not copied: they must outlive the object).
     static SafeTensors from_memory(const void* data, std::size_t size, std::string name = "<memory>",
                                    const SafeTensorsLimits& limits = {}) {
         SafeTensors st;
+        try_from_memory(data, size, st, std::move(name), limits).raise_if_error();
+        return st;
+    }
+    /// The same without raising.
+    static Status try_from_memory(const void* data, std::size_t size, SafeTensors& out, std::string name = "<memory>",
+                                  const SafeTensorsLimits& limits = {}) {
+        SafeTensors st;
         st.name_ = std::move(name);
         st.storage_ = std::make_shared<Storage>();
         st.storage_->data = static_cast<const unsigned char*>(data);
         st.storage_->size = size;
-        st.parse(limits);
-        return st;
+        Status s = st.parse(limits);
+        if (s) out = std::move(st);
+        return s;
     }
 
     const std::string& name() const noexcept { return name_; }
     const std::vector<TensorInfo>& tensors() const noexcept { return tensors_; }
     bool contains(const std::string& tensor) const { return index_.count(tensor) != 0; }
     const TensorInfo& at(const std::string& tensor) const {
+        const TensorInfo* t = find(tensor);
+        if (!t) FACEKIT_THROW(FileError(name_, "tensor \"" + tensor + "\" not found"));
+        return *t;
+    }
+    /// The tensor's entry, or null.
+    const TensorInfo* find(const std::string& tensor) const {
         auto it = index_.find(tensor);
-        if (it == index_.end()) throw FileError(name_, "tensor \"" + tensor + "\" not found");
-        return tensors_[it->second];
+        return it == index_.end() ? nullptr : &tensors_[it->second];
     }
     /// A metadata value, or "" when the key is absent.
     std::string metadata(const std::string& key) const {
@@ -90,15 +110,22 @@ public:
 
     /// The values of an F32 tensor, checked against the expected shape (empty = any shape).
     std::vector<float> floats(const std::string& tensor, const std::vector<std::int64_t>& expect_shape = {}) const {
-        const TensorInfo& t = at(tensor);
-        if (t.dtype != DType::F32) throw FileError(name_, "tensor \"" + tensor + "\" is not F32");
-        if (!expect_shape.empty() && t.shape != expect_shape)
-            throw FileError(name_, "tensor \"" + tensor + "\" has shape " + shape_string(t.shape) + ", expected " +
-                                       shape_string(expect_shape));
-        std::vector<float> v(std::size_t(t.numel()));
-        if (!v.empty()) std::memcpy(v.data(), t.bytes, t.nbytes);  // host is little-endian (checked below)
-        storage_->release(t.bytes, t.nbytes);
+        std::vector<float> v;
+        try_floats(tensor, v, expect_shape).raise_if_error();
         return v;
+    }
+    /// The same without raising.
+    Status try_floats(const std::string& tensor, std::vector<float>& out, const std::vector<std::int64_t>& expect_shape = {}) const {
+        const TensorInfo* t = find(tensor);
+        if (!t) return Status::file_error(name_, "tensor \"" + tensor + "\" not found");
+        if (t->dtype != DType::F32) return Status::file_error(name_, "tensor \"" + tensor + "\" is not F32");
+        if (!expect_shape.empty() && t->shape != expect_shape)
+            return Status::file_error(name_, "tensor \"" + tensor + "\" has shape " + shape_string(t->shape) + ", expected " +
+                                                 shape_string(expect_shape));
+        out.resize(std::size_t(t->numel()));
+        if (!out.empty()) std::memcpy(out.data(), t->bytes, t->nbytes);  // host is little-endian (checked below)
+        storage_->release(t->bytes, t->nbytes);
+        return {};
     }
 
     static std::string shape_string(const std::vector<std::int64_t>& s) {
@@ -132,15 +159,15 @@ private:
             (void)p, (void)n;
 #endif
         }
-        static std::shared_ptr<Storage> map_or_read(const std::string& path) {
+        static Status map_or_read(const std::string& path, std::shared_ptr<Storage>& out) {
             auto s = std::make_shared<Storage>();
 #ifdef FACEKIT_HAS_MMAP
             int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // a FIFO's open would wait forever
-            if (fd < 0) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+            if (fd < 0) return Status::file_error(path, std::string("cannot open: ") + std::strerror(errno));
             struct stat sb {};
             if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
                 ::close(fd);
-                throw FileError(path, "not a regular file");
+                return Status::file_error(path, "not a regular file");
             }
             s->size = std::size_t(sb.st_size);
             if (s->size > 0) {
@@ -148,21 +175,22 @@ private:
                 if (p != MAP_FAILED) s->mapped = p, s->data = static_cast<const unsigned char*>(p);
             }
             ::close(fd);
-            if (s->mapped || s->size == 0) return s;
+            if (s->mapped || s->size == 0) return out = std::move(s), Status();
 #endif
             std::FILE* f = std::fopen(path.c_str(), "rb");
-            if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+            if (!f) return Status::file_error(path, std::string("cannot open: ") + std::strerror(errno));
             std::vector<unsigned char> buf;
             unsigned char chunk[1 << 16];
             std::size_t n;
             while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + n);
             bool err = std::ferror(f);
             std::fclose(f);
-            if (err) throw FileError(path, "read error");
+            if (err) return Status::file_error(path, "read error");
             s->owned = std::move(buf);
             s->data = s->owned.data();
             s->size = s->owned.size();
-            return s;
+            out = std::move(s);
+            return {};
         }
     };
 
@@ -176,28 +204,27 @@ private:
         return false;
     }
 
-    [[noreturn]] void bad(const std::string& what) const { throw FileError(name_, what); }
+    Status bad(const std::string& what) const { return Status::file_error(name_, what); }
 
-    void parse(const SafeTensorsLimits& limits) {
+    /// Reads and checks the header; on failure the object is not to be used.
+    Status parse(const SafeTensorsLimits& limits) {
         static_assert(sizeof(float) == 4, "facekit needs IEEE-754 binary32 floats");
         const std::uint32_t probe = 1;
-        if (*reinterpret_cast<const unsigned char*>(&probe) != 1) bad("big-endian hosts are not supported");
+        if (*reinterpret_cast<const unsigned char*>(&probe) != 1) return bad("big-endian hosts are not supported");
         const unsigned char* d = storage_->data;
         std::size_t size = storage_->size;
-        if (size < 8) bad("not a safetensors file (shorter than its 8-byte header size)");
+        if (size < 8) return bad("not a safetensors file (shorter than its 8-byte header size)");
         std::uint64_t hsize = 0;
         for (int i = 7; i >= 0; --i) hsize = (hsize << 8) | d[i];
         if (hsize > limits.max_header_bytes)
-            bad("header size " + std::to_string(hsize) + " exceeds the limit of " + std::to_string(limits.max_header_bytes));
+            return bad("header size " + std::to_string(hsize) + " exceeds the limit of " + std::to_string(limits.max_header_bytes));
         if (hsize > size - 8)
-            bad("header size " + std::to_string(hsize) + " runs past the end of the file (" + std::to_string(size) + " bytes)");
+            return bad("header size " + std::to_string(hsize) + " runs past the end of the file (" + std::to_string(size) + " bytes)");
         Json header;
-        try {
-            header = Json::parse(std::string_view(reinterpret_cast<const char*>(d + 8), std::size_t(hsize)));
-        } catch (const Error& e) {
-            bad(std::string("bad header: ") + e.what());
-        }
-        if (!header.is_object()) bad("bad header: not a JSON object");
+        std::string json_error;
+        if (!Json::try_parse(std::string_view(reinterpret_cast<const char*>(d + 8), std::size_t(hsize)), header, json_error))
+            return bad("bad header: " + json_error);
+        if (!header.is_object()) return bad("bad header: not a JSON object");
         const unsigned char* data = d + 8 + hsize;
         const std::size_t data_size = size - 8 - std::size_t(hsize);
         struct Range { std::uint64_t begin, end; std::size_t index; };
@@ -206,46 +233,46 @@ private:
             const std::string& key = entry.first;  // named, not a structured binding: lambdas capture it
             const Json& value = entry.second;
             if (key == "__metadata__") {
-                if (!value.is_object()) bad("__metadata__ is not an object");
+                if (!value.is_object()) return bad("__metadata__ is not an object");
                 for (auto& [mk, mv] : value.object()) {
-                    if (!mv.is_string()) bad("__metadata__ value \"" + mk + "\" is not a string");
+                    if (!mv.is_string()) return bad("__metadata__ value \"" + mk + "\" is not a string");
                     metadata_[mk] = mv.string();
                 }
                 continue;
             }
-            if (tensors_.size() >= limits.max_tensors) bad("more than " + std::to_string(limits.max_tensors) + " tensors");
-            auto tbad = [&](const std::string& what) { bad("tensor \"" + key + "\": " + what); };
-            if (!value.is_object()) tbad("entry is not an object");
-            if (value.object().size() != 3) tbad("entry must have exactly dtype, shape and data_offsets");
+            if (tensors_.size() >= limits.max_tensors) return bad("more than " + std::to_string(limits.max_tensors) + " tensors");
+            auto tbad = [&](const std::string& what) { return bad("tensor \"" + key + "\": " + what); };
+            if (!value.is_object()) return tbad("entry is not an object");
+            if (value.object().size() != 3) return tbad("entry must have exactly dtype, shape and data_offsets");
             const Json* jd = value.find("dtype");
             const Json* js = value.find("shape");
             const Json* jo = value.find("data_offsets");
-            if (!jd || !js || !jo) tbad("entry must have exactly dtype, shape and data_offsets");
+            if (!jd || !js || !jo) return tbad("entry must have exactly dtype, shape and data_offsets");
             TensorInfo t;
             t.name = key;
             std::size_t esize = 0;
             if (!jd->is_string() || !parse_dtype(jd->string(), t.dtype, esize))
-                tbad("unknown dtype " + (jd->is_string() ? jd->string() : std::string("(not a string)")));
-            if (!js->is_array() || int(js->array().size()) > limits.max_rank) tbad("shape is not an array of rank <= 8");
+                return tbad("unknown dtype " + (jd->is_string() ? jd->string() : std::string("(not a string)")));
+            if (!js->is_array() || int(js->array().size()) > limits.max_rank) return tbad("shape is not an array of rank <= 8");
             // the element count, refused above 2^62 before any product could overflow 64 bits
             constexpr std::uint64_t kMaxElements = std::uint64_t(1) << 62;
             std::uint64_t numel = 1;
             for (auto& dim : js->array()) {
-                if (!dim.is_integer() || dim.integer() < 0) tbad("shape has a dimension that is not a non-negative integer");
+                if (!dim.is_integer() || dim.integer() < 0) return tbad("shape has a dimension that is not a non-negative integer");
                 t.shape.push_back(dim.integer());
                 const std::uint64_t extent = std::uint64_t(dim.integer());
-                if (extent != 0 && numel > kMaxElements / extent) tbad("shape is too large");
+                if (extent != 0 && numel > kMaxElements / extent) return tbad("shape is too large");
                 numel *= extent;
             }
             if (!jo->is_array() || jo->array().size() != 2 || !jo->array()[0].is_integer() ||
                 !jo->array()[1].is_integer())
-                tbad("data_offsets is not a pair of integers");
+                return tbad("data_offsets is not a pair of integers");
             std::int64_t b = jo->array()[0].integer(), e = jo->array()[1].integer();
-            if (b < 0 || e < b) tbad("data_offsets [" + std::to_string(b) + "," + std::to_string(e) + "] are invalid");
+            if (b < 0 || e < b) return tbad("data_offsets [" + std::to_string(b) + "," + std::to_string(e) + "] are invalid");
             if (std::uint64_t(e) > data_size)
-                tbad("data_offsets end " + std::to_string(e) + " is past the end of the data (" + std::to_string(data_size) + " bytes)");
+                return tbad("data_offsets end " + std::to_string(e) + " is past the end of the data (" + std::to_string(data_size) + " bytes)");
             if (std::uint64_t(e - b) % esize != 0 || numel != std::uint64_t(e - b) / esize)
-                tbad("shape " + shape_string(t.shape) + " × " + std::to_string(esize) + " bytes does not match the " +
+                return tbad("shape " + shape_string(t.shape) + " × " + std::to_string(esize) + " bytes does not match the " +
                      std::to_string(e - b) + " bytes of data_offsets");
             t.bytes = data + b;
             t.nbytes = std::size_t(e - b);
@@ -259,13 +286,14 @@ private:
         std::uint64_t expect = 0;
         for (auto& r : ranges) {
             if (r.begin < expect)
-                bad("tensor \"" + tensors_[r.index].name + "\" overlaps the previous tensor's bytes");
+                return bad("tensor \"" + tensors_[r.index].name + "\" overlaps the previous tensor's bytes");
             if (r.begin > expect)
-                bad("hole of " + std::to_string(r.begin - expect) + " bytes before tensor \"" + tensors_[r.index].name + "\"");
+                return bad("hole of " + std::to_string(r.begin - expect) + " bytes before tensor \"" + tensors_[r.index].name + "\"");
             expect = r.end;
         }
         if (expect != data_size)
-            bad(std::to_string(data_size - expect) + " bytes after the last tensor are not described by the header");
+            return bad(std::to_string(data_size - expect) + " bytes after the last tensor are not described by the header");
+        return {};
     }
 
     std::string name_;

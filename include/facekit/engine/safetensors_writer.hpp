@@ -37,9 +37,9 @@ inline std::string write_target(const std::string& path) {
     std::error_code ec;
     std::filesystem::path p = path;
     for (int hops = 0; std::filesystem::is_symlink(p, ec); ++hops) {
-        if (hops == 40) throw FileError(path, "cannot write: too many levels of symbolic links");
+        if (hops == 40) FACEKIT_THROW(FileError(path, "cannot write: too many levels of symbolic links"));
         const std::filesystem::path to = std::filesystem::read_symlink(p, ec);
-        if (ec) throw FileError(path, "cannot write: " + ec.message());
+        if (ec) FACEKIT_THROW(FileError(path, "cannot write: " + ec.message()));
         p = to.is_absolute() ? to : p.parent_path() / to;
     }
     return p.string();
@@ -79,7 +79,7 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
     for (int attempt = 0; fd < 0; ++attempt) {
         tmp = target + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(attempt);
         fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-        if (fd < 0 && (errno != EEXIST || attempt == 100)) throw FileError(path, std::string("cannot write: ") + std::strerror(errno));
+        if (fd < 0 && (errno != EEXIST || attempt == 100)) FACEKIT_THROW(FileError(path, std::string("cannot write: ") + std::strerror(errno)));
     }
     bool ok = !exists || ::fchmod(fd, mode) == 0;  // the old file's mode, whatever the umask
     for (std::size_t done = 0; ok && done < bytes.size();) {
@@ -94,17 +94,17 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
     if (!ok || std::rename(tmp.c_str(), target.c_str()) != 0) {
         const int e = ok ? errno : saved_errno;
         ::unlink(tmp.c_str());
-        throw FileError(path, std::string("cannot write: ") + std::strerror(e));
+        FACEKIT_THROW(FileError(path, std::string("cannot write: ") + std::strerror(e)));
     }
 #else
     const std::string tmp = path + ".tmp";
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) throw FileError(path, std::string("cannot write: ") + std::strerror(errno));
+    if (!f) FACEKIT_THROW(FileError(path, std::string("cannot write: ") + std::strerror(errno)));
     bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0;
     ok = std::fclose(f) == 0 && ok;
     if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
         std::remove(tmp.c_str());
-        throw FileError(path, std::string("cannot write: ") + std::strerror(errno));
+        FACEKIT_THROW(FileError(path, std::string("cannot write: ") + std::strerror(errno)));
     }
 #endif
 }

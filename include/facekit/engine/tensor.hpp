@@ -40,10 +40,10 @@ public:
     /// Reallocates (dropping the contents) only when n exceeds the current size.
     void resize(std::size_t n) {
         if (n <= size_ && data_) return;
-        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - kAlignment) throw std::bad_alloc();
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - kAlignment) FACEKIT_THROW(std::bad_alloc());
         std::size_t bytes = (n * sizeof(T) + kAlignment - 1) / kAlignment * kAlignment;
         void* p = std::aligned_alloc(kAlignment, bytes ? bytes : kAlignment);
-        if (!p) throw std::bad_alloc();
+        if (!p) FACEKIT_THROW(std::bad_alloc());
         std::free(data_);
         data_ = static_cast<T*>(p);
         size_ = n;
@@ -68,9 +68,9 @@ struct Shape {
     Shape(long long n_, long long h_, long long w_, long long c_) {
         constexpr long long kMaxDim = 1 << 28;
         if (n_ <= 0 || h_ <= 0 || w_ <= 0 || c_ <= 0 || n_ > kMaxDim || h_ > kMaxDim || w_ > kMaxDim || c_ > kMaxDim)
-            throw InvalidArgument("tensor shape " + str(n_, h_, w_, c_) + " has a dimension out of range");
+            FACEKIT_THROW(InvalidArgument("tensor shape " + str(n_, h_, w_, c_) + " has a dimension out of range"));
         if (static_cast<double>(n_) * h_ * w_ * c_ > double(1ull << 40))
-            throw InvalidArgument("tensor shape " + str(n_, h_, w_, c_) + " is too large");
+            FACEKIT_THROW(InvalidArgument("tensor shape " + str(n_, h_, w_, c_) + " is too large"));
         n = int(n_), h = int(h_), w = int(w_), c = int(c_);
     }
     std::size_t pixels() const noexcept { return std::size_t(n) * h * w; }
@@ -106,12 +106,12 @@ struct BasicView {
     bool dense() const noexcept { return stride == shape.c; }
     /// Channels [c0, c0+count) of every pixel.
     BasicView channels(int c0, int count) const {
-        if (c0 < 0 || count <= 0 || c0 + count > shape.c) throw InvalidArgument("channel slice out of range");
+        if (c0 < 0 || count <= 0 || c0 + count > shape.c) FACEKIT_THROW(InvalidArgument("channel slice out of range"));
         return BasicView(data + c0, Shape(shape.n, shape.h, shape.w, count), stride);
     }
     /// Images [n0, n0+count) of the batch.
     BasicView batch(int n0, int count) const {
-        if (n0 < 0 || count <= 0 || n0 + count > shape.n) throw InvalidArgument("batch slice out of range");
+        if (n0 < 0 || count <= 0 || n0 + count > shape.n) FACEKIT_THROW(InvalidArgument("batch slice out of range"));
         return BasicView(data + std::ptrdiff_t(n0) * shape.h * shape.w * stride, Shape(count, shape.h, shape.w, shape.c), stride);
     }
 };

@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include "error.hpp"
+
 #if defined(__linux__)
 #include <sys/resource.h>
 #endif
@@ -110,7 +112,7 @@ public:
     explicit ThreadPool(int threads = 0) : ThreadPool(threads, Waits()) {}
     ThreadPool(int threads, Waits waits) : waits_(waits) {
         if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-        if (threads > kMaxThreads) throw std::invalid_argument("ThreadPool: at most 4096 threads");
+        if (threads > kMaxThreads) FACEKIT_THROW(InvalidArgument("ThreadPool: at most 4096 threads"));
         ranges_ = std::vector<Range>(std::size_t(threads));
         for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
     }
@@ -150,11 +152,13 @@ public:
         open_loop();
         work(0);
         close_loop_and_wait();
+#ifndef FACEKIT_NO_EXCEPTIONS
         if (error_) {
             auto e = error_;
             error_ = nullptr;
             std::rethrow_exception(e);
         }
+#endif
     }
 
 private:
@@ -235,6 +239,9 @@ private:
             for (;;) {
                 std::int64_t i = r.next.fetch_add(1, std::memory_order_relaxed);
                 if (i >= r.end) break;
+#ifdef FACEKIT_NO_EXCEPTIONS
+                job_.call(job_.ctx, i);  // a failure calls the error hook, which does not return
+#else
                 try {
                     job_.call(job_.ctx, i);
                 } catch (...) {
@@ -242,6 +249,7 @@ private:
                     if (!error_) error_ = std::current_exception();
                     for (Range& q : ranges_) q.next.store(q.end, std::memory_order_relaxed);
                 }
+#endif
             }
         }
         in_task() = false;

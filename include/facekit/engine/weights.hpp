@@ -13,20 +13,37 @@ namespace facekit::models {
 
 class WeightFile {
 public:
-    WeightFile(const SafeTensors& st, const std::string& architecture) : st_(st) {
+    /// `errors` null: the first problem raises FileError. Otherwise the first problem is recorded there
+    /// and get() hands out zeros of the expected shape, so that a network's constructor runs to its end
+    /// without raising and its try_ form returns the status (and discards the half-built network).
+    WeightFile(const SafeTensors& st, const std::string& architecture, Status* errors = nullptr) : st_(st), errors_(errors) {
         const std::string arch = st.metadata("architecture");
         if (arch != architecture)
-            throw FileError(st.name(), "holds " + (arch.empty() ? std::string("no recorded architecture") : "\"" + arch + "\"") +
-                                           ", expected \"" + architecture + "\" (convert it with weights_converter/convert.py)");
+            report(Status::file_error(st.name(), "holds " + (arch.empty() ? std::string("no recorded architecture") : "\"" + arch + "\"") +
+                                                     ", expected \"" + architecture + "\" (convert it with weights_converter/convert.py)"));
     }
     const SafeTensors& file() const noexcept { return st_; }
+    /// Whether no problem has been recorded (always true when problems raise).
+    bool ok() const noexcept { return !errors_ || errors_->ok(); }
+    /// Raises FileError, or records it when recording (the first one wins).
+    void report(const Status& problem) const {
+        if (!errors_) problem.raise_if_error();
+        else if (errors_->ok()) *errors_ = problem;
+    }
 
     /// The tensor `name`, which must have `shape` and finite values (a NaN or infinite weight would turn
     /// every embedding into NaNs, reported nowhere).
     std::vector<float> get(const std::string& name, const std::vector<std::int64_t>& shape) const {
-        std::vector<float> v = st_.floats(name, shape);
-        for (float x : v)
-            if (!std::isfinite(x)) throw FileError(st_.name(), "tensor \"" + name + "\" has a non-finite value");
+        std::vector<float> v;
+        Status s = st_.try_floats(name, v, shape);
+        for (std::size_t i = 0; s && i < v.size(); ++i)
+            if (!std::isfinite(v[i])) s = Status::file_error(st_.name(), "tensor \"" + name + "\" has a non-finite value");
+        if (!s) {
+            report(s);
+            std::size_t n = 1;
+            for (auto d : shape) n *= std::size_t(d);
+            v.assign(n, 0.0f);
+        }
         return v;
     }
 
@@ -49,6 +66,7 @@ public:
 
 private:
     const SafeTensors& st_;
+    Status* errors_;
 };
 
 /// Adds a PReLU with the slopes stored in `name` to a convolution's epilogue.
@@ -65,7 +83,7 @@ inline nn::ConvSpec concat_outputs(const std::vector<nn::ConvSpec>& heads) {
     for (std::size_t i = 1; i < heads.size(); ++i) {
         const nn::ConvSpec& h = heads[i];
         if (h.cin != s.cin || h.window.kh != s.window.kh || h.window.kw != s.window.kw)
-            throw InvalidArgument("concat_outputs: heads must share input and kernel");
+            FACEKIT_THROW(InvalidArgument("concat_outputs: heads must share input and kernel"));
         s.cout += h.cout;
         s.weights.insert(s.weights.end(), h.weights.begin(), h.weights.end());
         s.epilogue.bias.insert(s.epilogue.bias.end(), h.epilogue.bias.begin(), h.epilogue.bias.end());

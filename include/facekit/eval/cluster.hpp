@@ -23,7 +23,7 @@ namespace facekit::eval {
 
 /// Cluster labels 0, 1, … in order of first appearance; −1 for noise.
 inline std::vector<int> dbscan(const std::vector<double>& dist, std::size_t n, double eps, std::size_t min_samples) {
-    if (dist.size() != n * n) throw InvalidArgument("dbscan: distance matrix is not n × n");
+    if (dist.size() != n * n) FACEKIT_THROW(InvalidArgument("dbscan: distance matrix is not n × n"));
     std::vector<std::vector<std::size_t>> neighbours(n);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < n; ++j)
@@ -48,7 +48,7 @@ inline std::vector<int> dbscan(const std::vector<double>& dist, std::size_t n, d
 
 inline std::vector<int> chinese_whispers(const std::vector<double>& dist, std::size_t n, double threshold,
                                          int iterations = 100, std::uint64_t seed = 0) {
-    if (dist.size() != n * n) throw InvalidArgument("chinese_whispers: distance matrix is not n × n");
+    if (dist.size() != n * n) FACEKIT_THROW(InvalidArgument("chinese_whispers: distance matrix is not n × n"));
     std::vector<std::vector<std::size_t>> edges(n);
     for (std::size_t i = 0; i < n; ++i)
         for (std::size_t j = 0; j < n; ++j)
@@ -80,7 +80,7 @@ struct PairwiseScores {
 };
 /// Pairwise precision/recall/F1 of predicted clusters against true labels (−1 = noise = alone).
 inline PairwiseScores pairwise_scores(const std::vector<int>& predicted, const std::vector<int>& truth) {
-    if (predicted.size() != truth.size()) throw InvalidArgument("pairwise_scores: label counts differ");
+    if (predicted.size() != truth.size()) FACEKIT_THROW(InvalidArgument("pairwise_scores: label counts differ"));
     std::size_t tp = 0, fp = 0, fn = 0;
     for (std::size_t i = 0; i < truth.size(); ++i)
         for (std::size_t j = i + 1; j < truth.size(); ++j) {
@@ -107,7 +107,7 @@ struct Triplet {
 inline std::vector<Triplet> select_triplets(const std::vector<double>& dist, const std::vector<int>& labels,
                                             double alpha = 0.2, std::uint64_t seed = 0) {
     const std::size_t n = labels.size();
-    if (dist.size() != n * n) throw InvalidArgument("select_triplets: distance matrix is not n × n");
+    if (dist.size() != n * n) FACEKIT_THROW(InvalidArgument("select_triplets: distance matrix is not n × n"));
     std::mt19937_64 rng(seed);
     std::vector<Triplet> out;
     std::vector<std::size_t> candidates;

@@ -37,7 +37,7 @@ inline LfwPairs parse_lfw_pairs(const std::string& text, const std::string& file
     std::istringstream in(text);
     std::string line;
     int lineno = 0;
-    auto bad = [&](const std::string& what) { throw FileError(file, "line " + std::to_string(lineno) + ": " + what); };
+    auto bad = [&](const std::string& what) { FACEKIT_THROW(FileError(file, "line " + std::to_string(lineno) + ": " + what)); };
     auto index_of = [&](const std::string& s) {
         if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos) bad("bad image number \"" + s + "\"");
         return std::stoi(s);
@@ -70,14 +70,14 @@ inline LfwPairs parse_lfw_pairs(const std::string& text, const std::string& file
         }
         out.pairs.push_back(p);
     }
-    if (lineno == 0) throw FileError(file, "empty file");
+    if (lineno == 0) FACEKIT_THROW(FileError(file, "empty file"));
     const std::size_t expect = std::size_t(out.folds) * 2 * std::size_t(out.per_fold);
     if (out.pairs.size() != expect)
-        throw FileError(file, "has " + std::to_string(out.pairs.size()) + " pairs, the header promises " + std::to_string(expect));
+        FACEKIT_THROW(FileError(file, "has " + std::to_string(out.pairs.size()) + " pairs, the header promises " + std::to_string(expect)));
     // each fold: per_fold "same" lines, then per_fold "different" lines
     for (std::size_t i = 0; i < out.pairs.size(); ++i)
         if (out.pairs[i].same != (i % (2 * std::size_t(out.per_fold)) < std::size_t(out.per_fold)))
-            throw FileError(file, "pair " + std::to_string(i + 1) + " is out of the folds' same/different order");
+            FACEKIT_THROW(FileError(file, "pair " + std::to_string(i + 1) + " is out of the folds' same/different order"));
     return out;
 }
 

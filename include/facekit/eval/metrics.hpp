@@ -46,7 +46,7 @@ struct TripletLoss {
 };
 inline TripletLoss triplet_loss(const float* anchors, const float* positives, const float* negatives, std::size_t n,
                                 int dim, double alpha = 0.2) {
-    if (n == 0) throw InvalidArgument("triplet_loss: no triplets");
+    if (n == 0) FACEKIT_THROW(InvalidArgument("triplet_loss: no triplets"));
     TripletLoss r;
     std::size_t active = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -157,7 +157,7 @@ inline double equal_error_rate(const std::vector<double>& fpr, const std::vector
             return x0 + (x1 - x0) * g0 / (g0 - g1);
         }
     }
-    throw InvalidArgument("equal_error_rate: the ROC does not cross 1 − FPR");
+    FACEKIT_THROW(InvalidArgument("equal_error_rate: the ROC does not cross 1 − FPR"));
 }
 }  // namespace detail
 
@@ -166,8 +166,8 @@ namespace detail {
 template <class FillDistances>
 VerificationResult evaluate(std::size_t n, const std::vector<std::uint8_t>& same, const VerificationOptions& opt,
                             FillDistances&& fill) {
-    if (same.size() != n) throw InvalidArgument("verification: labels and pairs differ in count");
-    if (opt.folds < 2 || std::size_t(opt.folds) > n) throw InvalidArgument("verification: bad fold count");
+    if (same.size() != n) FACEKIT_THROW(InvalidArgument("verification: labels and pairs differ in count"));
+    if (opt.folds < 2 || std::size_t(opt.folds) > n) FACEKIT_THROW(InvalidArgument("verification: bad fold count"));
     const std::vector<double> acc_grid = grid(0.01, 400), val_grid = grid(0.001, 4000);
     VerificationResult r;
     r.thresholds = acc_grid;
@@ -209,7 +209,7 @@ VerificationResult evaluate(std::size_t n, const std::vector<std::uint8_t>& same
 /// The protocol on precomputed distances (one per pair).
 inline VerificationResult evaluate_distances(const std::vector<double>& dist, const std::vector<std::uint8_t>& same,
                                              const VerificationOptions& opt = {}) {
-    if (opt.subtract_mean) throw InvalidArgument("verification: mean subtraction needs the embeddings");
+    if (opt.subtract_mean) FACEKIT_THROW(InvalidArgument("verification: mean subtraction needs the embeddings"));
     return detail::evaluate(dist.size(), same, opt, [&](const std::vector<std::size_t>&, std::vector<double>& d) { d = dist; });
 }
 

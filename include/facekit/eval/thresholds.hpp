@@ -30,7 +30,7 @@ struct ModelThresholds {
 inline ModelThresholds default_thresholds(const std::string& model) {
     if (model == "mobilefacenet") return {1.26, 0.94, 0.75};
     if (model == "facenet") return {1.10, 1.00, 0.80};
-    throw InvalidArgument("no default thresholds for model \"" + model + "\"");
+    FACEKIT_THROW(InvalidArgument("no default thresholds for model \"" + model + "\""));
 }
 
 }  // namespace facekit::eval

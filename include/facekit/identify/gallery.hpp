@@ -51,8 +51,8 @@ public:
     enum class Store { Float, Int8 };
 
     Gallery(std::string model, int dim, Store store = Store::Float) : model_(std::move(model)), dim_(dim), store_(store) {
-        if (model_.empty() || model_.size() > kMaxNameBytes) throw InvalidArgument("gallery: model name must have 1 to 255 bytes");
-        if (dim <= 0 || dim > kMaxDim) throw InvalidArgument("gallery: dimension must be 1 to " + std::to_string(kMaxDim));
+        if (model_.empty() || model_.size() > kMaxNameBytes) FACEKIT_THROW(InvalidArgument("gallery: model name must have 1 to 255 bytes"));
+        if (dim <= 0 || dim > kMaxDim) FACEKIT_THROW(InvalidArgument("gallery: dimension must be 1 to " + std::to_string(kMaxDim)));
     }
 
     static constexpr int kMaxDim = 4096;
@@ -68,15 +68,15 @@ public:
     void enroll(const std::string& name, const std::vector<float>& embedding) {
         check_name(name);
         if (int(embedding.size()) != dim_)
-            throw InvalidArgument("gallery: embedding has dimension " + std::to_string(embedding.size()) + ", the gallery " +
-                                  std::to_string(dim_));
+            FACEKIT_THROW(InvalidArgument("gallery: embedding has dimension " + std::to_string(embedding.size()) + ", the gallery " +
+                                  std::to_string(dim_)));
         std::vector<float> v = embedding;
         double ss = 0;
         for (float x : v) {
-            if (!std::isfinite(x)) throw InvalidArgument("gallery: embedding has a non-finite value");
+            if (!std::isfinite(x)) FACEKIT_THROW(InvalidArgument("gallery: embedding has a non-finite value"));
             ss += double(x) * x;
         }
-        if (!(ss > 0)) throw InvalidArgument("gallery: embedding is all zeros");
+        if (!(ss > 0)) FACEKIT_THROW(InvalidArgument("gallery: embedding is all zeros"));
         scale_to_unit(v, ss);
         owner_.push_back(identity_index(name, true));
         append(v.data());
@@ -113,20 +113,20 @@ public:
     void rename(const std::string& from, const std::string& to) {
         check_name(to);
         auto it = std::find(names_.begin(), names_.end(), from);
-        if (it == names_.end()) throw InvalidArgument("gallery: no identity named \"" + from + "\"");
+        if (it == names_.end()) FACEKIT_THROW(InvalidArgument("gallery: no identity named \"" + from + "\""));
         if (from != to && std::find(names_.begin(), names_.end(), to) != names_.end())
-            throw InvalidArgument("gallery: an identity named \"" + to + "\" already exists");
+            FACEKIT_THROW(InvalidArgument("gallery: an identity named \"" + to + "\" already exists"));
         *it = to;
     }
 
     /// The k nearest embeddings to `query` and the decision at `threshold`.
     GallerySearch search(const std::vector<float>& query, int k, float threshold, ThreadPool* pool = nullptr) const {
-        if (int(query.size()) != dim_) throw InvalidArgument("gallery: query has the wrong dimension");
-        if (k < 1) throw InvalidArgument("gallery: k must be at least 1");
+        if (int(query.size()) != dim_) FACEKIT_THROW(InvalidArgument("gallery: query has the wrong dimension"));
+        if (k < 1) FACEKIT_THROW(InvalidArgument("gallery: k must be at least 1"));
         std::vector<float> q = query;
         double ss = 0;
         for (float x : q) ss += double(x) * x;
-        if (!(ss > 0) || !std::isfinite(ss)) throw InvalidArgument("gallery: query is zero or not finite");
+        if (!(ss > 0) || !std::isfinite(ss)) FACEKIT_THROW(InvalidArgument("gallery: query is zero or not finite"));
         scale_to_unit(q, ss);
         GallerySearch result;
         for (auto& [score, row] : top_k(q.data(), std::size_t(k), pool))
@@ -183,14 +183,14 @@ public:
 private:
     void check_name(const std::string& name) const {
         if (name.empty() || name.size() > kMaxNameBytes)
-            throw InvalidArgument("gallery: identity names must have 1 to 255 bytes");
+            FACEKIT_THROW(InvalidArgument("gallery: identity names must have 1 to 255 bytes"));
         for (unsigned char c : name)
-            if (c < 0x20) throw InvalidArgument("gallery: identity names may not contain control characters");
+            if (c < 0x20) FACEKIT_THROW(InvalidArgument("gallery: identity names may not contain control characters"));
     }
     std::uint32_t identity_index(const std::string& name, bool create) {
         auto it = std::find(names_.begin(), names_.end(), name);
         if (it != names_.end()) return std::uint32_t(it - names_.begin());
-        if (!create) throw InvalidArgument("gallery: no identity named \"" + name + "\"");
+        if (!create) FACEKIT_THROW(InvalidArgument("gallery: no identity named \"" + name + "\""));
         names_.push_back(name);
         return std::uint32_t(names_.size() - 1);
     }

@@ -76,7 +76,7 @@ public:
     }
     std::size_t pos() const noexcept { return pos_; }
     void skip(std::size_t n) { pos_ += n; }
-    [[noreturn]] void fail(const std::string& what) const { throw FileError(file_, "bad gallery: " + what); }
+    [[noreturn]] void fail(const std::string& what) const { FACEKIT_THROW(FileError(file_, "bad gallery: " + what)); }
 
 private:
     const std::string& file_;
@@ -125,9 +125,9 @@ inline void save_gallery(const Gallery& g, const std::string& path) {
 /// Parses gallery bytes; every field is checked and the problem named.
 inline Gallery parse_gallery(const std::vector<std::uint8_t>& d, const std::string& file, const GalleryLimits& limits = {}) {
     const std::uint32_t probe = 1;
-    if (*reinterpret_cast<const unsigned char*>(&probe) != 1) throw FileError(file, "big-endian hosts are not supported");
+    if (*reinterpret_cast<const unsigned char*>(&probe) != 1) FACEKIT_THROW(FileError(file, "big-endian hosts are not supported"));
     if (d.size() < 8 + 8 || std::memcmp(d.data(), detail::kGalleryMagic, 8) != 0)
-        throw FileError(file, "not a facekit gallery (bad magic)");
+        FACEKIT_THROW(FileError(file, "not a facekit gallery (bad magic)"));
     detail::Reader r(file, d);
     const std::uint32_t version = r.get<std::uint32_t>("header");
     if (version != detail::kGalleryVersion)
@@ -224,12 +224,12 @@ public:
     explicit GalleryLock(const std::string& gallery) {
         const std::string path = detail::write_target(gallery) + ".lock";
         fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
-        if (fd_ < 0) throw FileError(path, std::string("cannot open the lock file: ") + std::strerror(errno));
+        if (fd_ < 0) FACEKIT_THROW(FileError(path, std::string("cannot open the lock file: ") + std::strerror(errno)));
         while (::flock(fd_, LOCK_EX) != 0) {
             if (errno == EINTR) continue;
             const int e = errno;
             ::close(fd_);
-            throw FileError(path, std::string("cannot lock: ") + std::strerror(e));
+            FACEKIT_THROW(FileError(path, std::string("cannot lock: ") + std::strerror(e)));
         }
     }
     ~GalleryLock() { ::close(fd_); }  // closing releases the lock

@@ -32,7 +32,7 @@ struct Image {
 
     Image() = default;
     Image(int w, int h) : width(w), height(h), pixels(std::size_t(w) * h * 3, 0) {
-        if (w <= 0 || h <= 0) throw InvalidArgument("image size must be positive");
+        if (w <= 0 || h <= 0) FACEKIT_THROW(InvalidArgument("image size must be positive"));
     }
     bool empty() const noexcept { return width == 0 || height == 0; }
     const std::uint8_t* row(int y) const noexcept { return pixels.data() + std::size_t(y) * width * 3; }
@@ -50,48 +50,56 @@ struct ImageLimits {
 namespace detail {
 /// The bytes of a regular file of at most `max_bytes`. Anything else is refused before it is read: a FIFO
 /// would block forever, /dev/zero never ends, a directory has no bytes.
-inline std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes) {
+inline Status try_read_file(const std::string& path, std::size_t max_bytes, std::vector<std::uint8_t>& out) {
 #if defined(__unix__) || defined(__APPLE__)
     const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);  // O_NONBLOCK: a FIFO's open waits
-    if (fd < 0) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+    if (fd < 0) return Status::file_error(path, std::string("cannot open: ") + std::strerror(errno));
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
     struct stat sb {};
-    if (::fstat(fd, &sb) != 0) throw FileError(path, std::string("cannot stat: ") + std::strerror(errno));
-    if (!S_ISREG(sb.st_mode)) throw FileError(path, "not a regular file");
+    if (::fstat(fd, &sb) != 0) return Status::file_error(path, std::string("cannot stat: ") + std::strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return Status::file_error(path, "not a regular file");
     if (std::uint64_t(sb.st_size) > max_bytes)
-        throw FileError(path, "file is larger than the limit of " + std::to_string(max_bytes) + " bytes");
+        return Status::file_error(path, "file is larger than the limit of " + std::to_string(max_bytes) + " bytes");
     std::vector<std::uint8_t> data(std::size_t(sb.st_size));
     std::size_t got = 0;
     while (got < data.size()) {
         const ssize_t n = ::read(fd, data.data() + got, data.size() - got);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw FileError(path, std::string("read error: ") + std::strerror(errno));
+        if (n < 0) return Status::file_error(path, std::string("read error: ") + std::strerror(errno));
         if (n == 0) break;  // shrank while read
         got += std::size_t(n);
     }
     data.resize(got);
-    return data;
+    out = std::move(data);
+    return {};
 #else
     std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+    if (!f) return Status::file_error(path, std::string("cannot open: ") + std::strerror(errno));
     std::vector<std::uint8_t> data;
     std::uint8_t chunk[1 << 16];
     std::size_t n;
     while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0) {
         if (data.size() + n > max_bytes) {
             std::fclose(f);
-            throw FileError(path, "file is larger than the limit of " + std::to_string(max_bytes) + " bytes");
+            return Status::file_error(path, "file is larger than the limit of " + std::to_string(max_bytes) + " bytes");
         }
         data.insert(data.end(), chunk, chunk + n);
     }
     const bool err = std::ferror(f);
     std::fclose(f);
-    if (err) throw FileError(path, "read error");
-    return data;
+    if (err) return Status::file_error(path, "read error");
+    out = std::move(data);
+    return {};
 #endif
+}
+/// The same, raising FileError.
+inline std::vector<std::uint8_t> read_file(const std::string& path, std::size_t max_bytes) {
+    std::vector<std::uint8_t> data;
+    try_read_file(path, max_bytes, data).raise_if_error();
+    return data;
 }
 /// Width and height from a PNG (IHDR), BMP (BITMAPINFOHEADER) or JPEG (SOFn) header, without decoding.
 /// Returns false when the header is not one of these or is too short.
@@ -231,16 +239,18 @@ inline bool screen_png(const std::uint8_t* d, std::size_t n, std::vector<std::ui
 namespace detail {
 /// Decodes a JPEG as libjpeg-turbo (and so PIL) does: stb_image's entropy decoding with libjpeg-turbo's
 /// IDCT, upsampling and colour conversion (see jpeg.hpp). Returns false, having decoded nothing, for the
-/// four-component (CMYK/YCCK) files it leaves to stb_image. Throws FileError on a corrupt file.
-inline bool decode_jpeg_like_libjpeg(const std::uint8_t* data, std::size_t size, const std::string& name, Image& img) {
+/// four-component (CMYK/YCCK) files it leaves to stb_image (`decoded` false). An error on a corrupt file.
+inline Status decode_jpeg_like_libjpeg(const std::uint8_t* data, std::size_t size, const std::string& name, Image& img,
+                                       bool& decoded) {
+    decoded = false;
     stb::JpegDecoder j;
-    if (!j.decode(data, size)) throw FileError(name, std::string("cannot decode image: ") + stbi_failure_reason());
+    if (!j.decode(data, size)) return Status::file_error(name, std::string("cannot decode image: ") + stbi_failure_reason());
     const int width = j.width(), height = j.height(), n = j.components();
-    if (n != 1 && n != 3) return false;
+    if (n != 1 && n != 3) return {};
     jpeg::Plane planes[3];
     std::vector<jpeg::UpsampleScratch> scratch;
     for (int k = 0; k < n; ++k) {
-        if (!j.plane(k, planes[k])) throw FileError(name, "JPEG with fractional sampling factors");
+        if (!j.plane(k, planes[k])) return Status::file_error(name, "JPEG with fractional sampling factors");
         scratch.emplace_back(width, planes[k].width);
     }
     const bool is_rgb = n == 3 && j.stores_rgb();
@@ -259,60 +269,76 @@ inline bool decode_jpeg_like_libjpeg(const std::uint8_t* data, std::size_t size,
         else
             jpeg::ycc_to_rgb_row(c0, c1, c2, width, out);
     }
-    return true;
+    decoded = true;
+    return {};
 }
 }  // namespace detail
 #endif
 
 namespace detail {
-inline Image decode_stored_pixels(const std::uint8_t* data, std::size_t size, const std::string& name, const ImageLimits& limits);
+inline Status decode_stored_pixels(const std::uint8_t* data, std::size_t size, const std::string& name,
+                                   const ImageLimits& limits, Image& out);
 }
 
-/// Decodes a JPEG, PNG or BMP held in memory, a JPEG turned upright by its EXIF orientation unless `exif`
-/// is Exif::Ignore. `name` is used in error messages.
-inline Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name,
-                          const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
-    Image img = detail::decode_stored_pixels(data, size, name, limits);
+/// Decodes a JPEG, PNG or BMP held in memory into `out`, a JPEG turned upright by its EXIF orientation
+/// unless `exif` is Exif::Ignore. `name` is used in error messages. Never raises: a bad image is an error
+/// status naming `name` and the problem, and leaves `out` as it was.
+inline Status try_decode_image(const std::uint8_t* data, std::size_t size, const std::string& name, Image& out,
+                               const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
+    Image img;
+    Status s = detail::decode_stored_pixels(data, size, name, limits, img);
+    if (!s) return s;
     if (exif == Exif::Apply) {
         const int orientation = detail::jpeg_exif_orientation(data, size);
         if (orientation != 1) img = upright(img, orientation);
     }
+    out = std::move(img);
+    return {};
+}
+
+/// The same, raising FileError.
+inline Image decode_image(const std::uint8_t* data, std::size_t size, const std::string& name,
+                          const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
+    Image img;
+    try_decode_image(data, size, name, img, limits, exif).raise_if_error();
     return img;
 }
 
 /// The pixels as the file stores them.
-inline Image detail::decode_stored_pixels(const std::uint8_t* data, std::size_t size, const std::string& name,
-                                          const ImageLimits& limits) {
-    if (size == 0) throw FileError(name, "empty file");
-    if (size > std::size_t(INT32_MAX)) throw FileError(name, "file too large to decode");
+inline Status detail::decode_stored_pixels(const std::uint8_t* data, std::size_t size, const std::string& name,
+                                           const ImageLimits& limits, Image& out) {
+    if (size == 0) return Status::file_error(name, "empty file");
+    if (size > std::size_t(INT32_MAX)) return Status::file_error(name, "file too large to decode");
     // The size bound is checked on the header before the decoder allocates anything.
     std::int64_t hw = 0, hh = 0;
     if (detail::header_size(data, size, hw, hh) &&
         (hw > limits.max_side || hh > limits.max_side || hw * hh > limits.max_pixels))
-        throw FileError(name, "image is " + std::to_string(hw) + "×" + std::to_string(hh) + ", over the limit of " +
+        return Status::file_error(name, "image is " + std::to_string(hw) + "×" + std::to_string(hh) + ", over the limit of " +
                                   std::to_string(limits.max_pixels) + " pixels");
     // Inputs that stb_image itself would mishandle (see the helpers), checked before any stb call.
     std::vector<std::uint8_t> cleaned;
     std::string why;
-    if (!detail::screen_jpeg(data, size, why)) throw FileError(name, why);
-    if (!detail::screen_png(data, size, cleaned, why)) throw FileError(name, why);
+    if (!detail::screen_jpeg(data, size, why)) return Status::file_error(name, why);
+    if (!detail::screen_png(data, size, cleaned, why)) return Status::file_error(name, why);
     if (!cleaned.empty()) data = cleaned.data(), size = cleaned.size();
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(data, int(size), &w, &h, &comp))
-        throw FileError(name, std::string("not a supported image (JPEG, PNG or BMP): ") + stbi_failure_reason());
+        return Status::file_error(name, std::string("not a supported image (JPEG, PNG or BMP): ") + stbi_failure_reason());
     const bool is_bmp = size >= 2 && data[0] == 'B' && data[1] == 'M';
     if (is_bmp) h = h < 0 ? -h : h;  // a negative BMP height means rows top-down; stb_info passes it on as it is
-    if (w <= 0 || h <= 0) throw FileError(name, "image has no pixels");
+    if (w <= 0 || h <= 0) return Status::file_error(name, "image has no pixels");
     if (w > limits.max_side || h > limits.max_side || std::int64_t(w) * h > limits.max_pixels)
-        throw FileError(name, "image is " + std::to_string(w) + "×" + std::to_string(h) + ", over the limit of " +
+        return Status::file_error(name, "image is " + std::to_string(w) + "×" + std::to_string(h) + ", over the limit of " +
                                   std::to_string(limits.max_pixels) + " pixels");
     // stb_image accepts a JPEG cut short and fills the missing part; a complete JPEG ends with EOI (FF D9).
     if (size >= 2 && data[0] == 0xFF && data[1] == 0xD8) {
         std::size_t end = size;
         while (end > 2 && (data[end - 1] == 0x00 || data[end - 1] == 0x0A || data[end - 1] == 0x0D || data[end - 1] == 0x20)) --end;
-        if (end < 4 || data[end - 2] != 0xFF || data[end - 1] != 0xD9) throw FileError(name, "truncated JPEG (no end-of-image marker)");
+        if (end < 4 || data[end - 2] != 0xFF || data[end - 1] != 0xD9) return Status::file_error(name, "truncated JPEG (no end-of-image marker)");
 #ifndef FACEKIT_STB_EXTERNAL
-        if (Image img; detail::decode_jpeg_like_libjpeg(data, size, name, img)) return img;
+        bool decoded = false;
+        Status s = detail::decode_jpeg_like_libjpeg(data, size, name, out, decoded);
+        if (!s || decoded) return s;
 #endif
     }
     int got = 0;
@@ -321,35 +347,42 @@ inline Image detail::decode_stored_pixels(const std::uint8_t* data, std::size_t 
         // stb's zlib returns some failures without a reason, leaving the last one set (often its JPEG probe's)
         const bool is_png = size >= 8 && std::memcmp(data, "\x89PNG", 4) == 0;
         const std::string reason = stbi_failure_reason() ? stbi_failure_reason() : "";
-        throw FileError(name, is_png && reason.find("PNG") == std::string::npos ? "corrupt PNG (bad compressed image data)"
+        return Status::file_error(name, is_png && reason.find("PNG") == std::string::npos ? "corrupt PNG (bad compressed image data)"
                                                                                : "cannot decode image: " + reason);
     }
-    Image img;
-    img.width = w, img.height = h;
-    img.pixels.assign(px, px + std::size_t(w) * h * 3);
+    out.width = w, out.height = h;
+    out.pixels.assign(px, px + std::size_t(w) * h * 3);
     stbi_image_free(px);
-    return img;
+    return {};
+}
+
+/// Loads a JPEG, PNG or BMP file into `out` without raising: a bad file is an error status naming it.
+inline Status try_load_image(const std::string& path, Image& out, const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
+    std::vector<std::uint8_t> bytes;
+    Status s = detail::try_read_file(path, limits.max_file_bytes, bytes);
+    return s ? try_decode_image(bytes.data(), bytes.size(), path, out, limits, exif) : s;
 }
 
 /// Loads a JPEG, PNG or BMP file as RGB, a JPEG turned upright by its EXIF orientation unless `exif` is
-/// Exif::Ignore. Throws FileError naming the file and the problem.
+/// Exif::Ignore. Raises FileError naming the file and the problem.
 inline Image load_image(const std::string& path, const ImageLimits& limits = {}, Exif exif = Exif::Apply) {
-    auto bytes = detail::read_file(path, limits.max_file_bytes);
-    return decode_image(bytes.data(), bytes.size(), path, limits, exif);
+    Image img;
+    try_load_image(path, img, limits, exif).raise_if_error();
+    return img;
 }
 
 /// Writes an RGB image as JPEG (baseline, `quality` 1–100; stb_image_write subsamples chroma below 90).
 inline void save_jpeg(const Image& img, const std::string& path, int quality = 85) {
-    if (img.empty()) throw InvalidArgument("save_jpeg: empty image");
+    if (img.empty()) FACEKIT_THROW(InvalidArgument("save_jpeg: empty image"));
     if (!stbi_write_jpg(path.c_str(), img.width, img.height, 3, img.pixels.data(), quality))
-        throw FileError(path, "cannot write JPEG");
+        FACEKIT_THROW(FileError(path, "cannot write JPEG"));
 }
 
 /// Writes an RGB image as PNG.
 inline void save_png(const Image& img, const std::string& path) {
-    if (img.empty()) throw InvalidArgument("save_png: empty image");
+    if (img.empty()) FACEKIT_THROW(InvalidArgument("save_png: empty image"));
     if (!stbi_write_png(path.c_str(), img.width, img.height, 3, img.pixels.data(), img.width * 3))
-        throw FileError(path, "cannot write PNG");
+        FACEKIT_THROW(FileError(path, "cannot write PNG"));
 }
 
 }  // namespace facekit

@@ -37,8 +37,8 @@ inline float area_value(float sum, float kh, float kw) { return (sum / kh / kw -
 inline void check_area_args(const Image& img, PixelRect rect, int out_h, int out_w, int row0, int row1) {
     if (rect.x0 < 0 || rect.y0 < 0 || rect.x1 > img.width || rect.y1 > img.height || rect.width() <= 0 ||
         rect.height() <= 0 || out_h <= 0 || out_w <= 0)
-        throw InvalidArgument("area_resize: region outside the image or empty");
-    if (row0 < 0 || row0 > row1 || row1 > out_h) throw InvalidArgument("area_resize: row range outside the output");
+        FACEKIT_THROW(InvalidArgument("area_resize: region outside the image or empty"));
+    if (row0 < 0 || row0 > row1 || row1 > out_h) FACEKIT_THROW(InvalidArgument("area_resize: row range outside the output"));
 }
 }  // namespace detail
 
@@ -133,7 +133,7 @@ public:
 
     /// As area_resize_normalized(img, rect, out_h, out_w, out, row0, row1), bit for bit.
     void resize_normalized(PixelRect rect, int out_h, int out_w, float* out, int row0 = 0, int row1 = -1) const {
-        if (!img_) throw InvalidArgument("AreaSampler: build() first");
+        if (!img_) FACEKIT_THROW(InvalidArgument("AreaSampler: build() first"));
         if (table_.empty()) return area_resize_normalized(*img_, rect, out_h, out_w, out, row0, row1);
         if (row1 < 0) row1 = out_h;
         detail::check_area_args(*img_, rect, out_h, out_w, row0, row1);
@@ -246,7 +246,7 @@ inline std::uint8_t clip8(std::int64_t v) {
 inline Image pil_bilinear_resize(const Image& img, PixelRect rect, int out_w, int out_h) {
     if (rect.x0 < 0 || rect.y0 < 0 || rect.x1 > img.width || rect.y1 > img.height || rect.width() <= 0 ||
         rect.height() <= 0)
-        throw InvalidArgument("pil_bilinear_resize: region outside the image or empty");
+        FACEKIT_THROW(InvalidArgument("pil_bilinear_resize: region outside the image or empty"));
     // The crop itself.
     Image src(rect.width(), rect.height());
     for (int y = 0; y < src.height; ++y)

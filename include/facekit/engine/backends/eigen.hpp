@@ -31,7 +31,7 @@ struct EigenBackend {
         using ColMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
         const ConvSpec& s = p.spec;
         const Window& win = s.window;
-        if (!ctx.workspace) throw InvalidArgument("eigen backend: convolution needs a workspace");
+        if (!ctx.workspace) FACEKIT_THROW(InvalidArgument("eigen backend: convolution needs a workspace"));
         const std::int64_t m = std::int64_t(out.shape.pixels()), k = s.reduction();
         const int oh = out.shape.h, ow = out.shape.w;
         float* cols = ctx.workspace->scratch(kIm2colSlot, std::size_t(m) * k);
