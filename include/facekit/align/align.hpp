@@ -56,7 +56,7 @@ inline constexpr std::array<Point, 5> kArcFaceTemplate112 = {
 template <std::size_t N>
 Affine similarity_transform(const std::array<Point, N>& src, const std::array<Point, N>& dst) {
     static_assert(N >= 2, "a similarity needs at least two point pairs");
-    Eigen::Matrix<double, 2, Eigen::Dynamic> s(2, N), d(2, N);
+    Eigen::Matrix<double, 2, int(N)> s, d;  // fixed size: no heap
     for (std::size_t i = 0; i < N; ++i) s.col(i) << src[i].x, src[i].y, d.col(i) << dst[i].x, dst[i].y;
     const Eigen::Vector2d ms = s.rowwise().mean(), md = d.rowwise().mean();
     s.colwise() -= ms, d.colwise() -= md;
@@ -81,20 +81,24 @@ inline Affine invert(const Affine& m) {
 }
 
 /// cv2.warpAffine(img, m, (w, h), INTER_LINEAR, BORDER_CONSTANT 0) for 8-bit RGB, with m mapping
-/// source to destination coordinates.
-inline Image warp_affine(const Image& img, const Affine& m, int out_w, int out_h) {
+/// source to destination coordinates, into `out` (its memory reused: no allocation once it has held as
+/// many pixels).
+inline void warp_affine(const Image& img, const Affine& m, int out_w, int out_h, Image& out) {
     constexpr int kAbBits = 10, kInterBits = 5, kTab = 1 << kInterBits, kAbScale = 1 << kAbBits;
+    if (out_w <= 0 || out_h <= 0) FACEKIT_THROW(InvalidArgument("warp_affine: the output size must be positive"));
     const Affine inv = invert(m);
     auto round_int = [](double v) { return int(std::nearbyint(std::max(-2e9, std::min(v, 2e9)))); };
-    Image out(out_w, out_h);
-    std::vector<int> adelta(static_cast<std::size_t>(out_w)), bdelta(static_cast<std::size_t>(out_w));
-    for (int x = 0; x < out_w; ++x) adelta[x] = round_int(inv[0] * x * kAbScale), bdelta[x] = round_int(inv[3] * x * kAbScale);
+    out.width = out_w, out.height = out_h;
+    out.pixels.resize(std::size_t(out_w) * out_h * 3);
+    // OpenCV's per-column offsets (adelta, bdelta), computed where they are used: no table to allocate
+    auto adelta = [&](int x) { return round_int(inv[0] * x * kAbScale); };
+    auto bdelta = [&](int x) { return round_int(inv[3] * x * kAbScale); };
     const int round_delta = kAbScale / kTab / 2;
     for (int y = 0; y < out_h; ++y) {
         const int x0 = round_int((inv[1] * y + inv[2]) * kAbScale) + round_delta;
         const int y0 = round_int((inv[4] * y + inv[5]) * kAbScale) + round_delta;
         for (int x = 0; x < out_w; ++x) {
-            const int xf = (x0 + adelta[x]) >> (kAbBits - kInterBits), yf = (y0 + bdelta[x]) >> (kAbBits - kInterBits);
+            const int xf = (x0 + adelta(x)) >> (kAbBits - kInterBits), yf = (y0 + bdelta(x)) >> (kAbBits - kInterBits);
             const int sx = xf >> kInterBits, sy = yf >> kInterBits, ax = xf & (kTab - 1), ay = yf & (kTab - 1);
             // 15-bit weights of the four neighbours; (32 − a)(32 − b)·32 sums to exactly 32768.
             const int w[4] = {(kTab - ay) * (kTab - ax) * 32, (kTab - ay) * ax * 32, ay * (kTab - ax) * 32, ay * ax * 32};
@@ -109,6 +113,10 @@ inline Image warp_affine(const Image& img, const Affine& m, int out_w, int out_h
             }
         }
     }
+}
+inline Image warp_affine(const Image& img, const Affine& m, int out_w, int out_h) {
+    Image out;
+    warp_affine(img, m, out_w, out_h, out);
     return out;
 }
 
@@ -116,6 +124,11 @@ inline Image warp_affine(const Image& img, const Affine& m, int out_w, int out_h
 inline Image align_face(const Image& img, const std::array<Point, 5>& landmarks,
                         const std::array<Point, 5>& tmpl = kArcFaceTemplate112, int out_w = 112, int out_h = 112) {
     return warp_affine(img, similarity_transform(landmarks, tmpl), out_w, out_h);
+}
+/// The same into `out`, whose memory is reused.
+inline void align_face(const Image& img, const std::array<Point, 5>& landmarks, Image& out,
+                       const std::array<Point, 5>& tmpl = kArcFaceTemplate112, int out_w = 112, int out_h = 112) {
+    warp_affine(img, similarity_transform(landmarks, tmpl), out_w, out_h, out);
 }
 
 }  // namespace facekit

@@ -63,8 +63,8 @@ struct Window {
 };
 
 /// The scale pyramid (§1): repeated double multiplications, exactly as upstream.
-inline std::vector<double> pyramid_scales(int width, int height, int min_face, double factor) {
-    std::vector<double> scales;
+inline void pyramid_scales(int width, int height, int min_face, double factor, std::vector<double>& scales) {
+    scales.clear();
     const double m = 12.0 / min_face;
     double minl = std::min(height, width) * m, scale = m;
     while (minl >= 12) {
@@ -72,6 +72,10 @@ inline std::vector<double> pyramid_scales(int width, int height, int min_face, d
         scale *= factor;
         minl *= factor;
     }
+}
+inline std::vector<double> pyramid_scales(int width, int height, int min_face, double factor) {
+    std::vector<double> scales;
+    pyramid_scales(width, height, min_face, factor, scales);
     return scales;
 }
 
@@ -86,11 +90,11 @@ inline std::vector<int> nms_min(const std::vector<Window>& w, float threshold) {
     return greedy_nms(w, Overlap::Min, threshold);
 }
 
-inline std::vector<Window> select(const std::vector<Window>& w, const std::vector<int>& idx) {
-    std::vector<Window> r;
-    r.reserve(idx.size());
-    for (int i : idx) r.push_back(w[i]);
-    return r;
+/// Keeps the windows NMS kept, in its order (both vectors keep their memory).
+inline void keep_only(std::vector<Window>& w, const std::vector<int>& idx, std::vector<Window>& scratch) {
+    scratch.clear();
+    for (int i : idx) scratch.push_back(w[std::size_t(i)]);
+    w.swap(scratch);
 }
 
 /// Makes windows square around their centre (rerec, §4).
@@ -149,23 +153,29 @@ public:
 
     /// Faces in `img`, largest box area first (facenet-pytorch's MTCNN(keep_all=True) order).
     std::vector<Detection> detect(const Image& img) {
+        std::vector<Detection> faces;
+        detect(img, faces);
+        return faces;
+    }
+    /// The same into `faces` (cleared first), whose memory is reused: after reserve(), a detector without
+    /// a thread pool finds the faces of any image within the reserved size without touching the heap.
+    void detect(const Image& img, std::vector<Detection>& faces) {
         if (img.empty()) FACEKIT_THROW(InvalidArgument("detect: empty image"));
+        faces.clear();
         times_ = StageTimes{};
         using clock = std::chrono::steady_clock;
         auto t0 = clock::now();
         sampler_.build(img, pool_);
-        std::vector<detail::Window> windows = stage1(img);
+        stage1(img);
         auto t1 = clock::now();
-        const std::size_t rnet_windows = windows.size();
-        if (!windows.empty()) windows = stage2(img, std::move(windows));
+        const std::size_t rnet_windows = windows_.size();
+        if (!windows_.empty()) stage2(img);
         auto t2 = clock::now();
-        const std::size_t onet_windows = windows.size();
-        std::vector<Detection> faces;
-        if (!windows.empty()) faces = stage3(img, std::move(windows));
+        const std::size_t onet_windows = windows_.size();
+        if (!windows_.empty()) stage3(img, faces);
         auto t3 = clock::now();
         auto ms = [](auto a, auto b) { return std::chrono::duration<double, std::milli>(b - a).count(); };
         times_ = StageTimes{ms(t0, t1), ms(t1, t2), ms(t2, t3), rnet_windows, onet_windows};
-        return faces;
     }
 
     /// A batch of images; each result is what detect() gives for that image.
@@ -182,11 +192,71 @@ public:
         return out;
     }
 
+    /// Sizes all scratch memory for images of at most max_width × max_height pixels (either way round),
+    /// and `faces` for the most faces detect() returns, so that detect(img, faces) then allocates nothing:
+    /// the pyramid's maps and candidate lists for their largest possible counts, the networks' activations
+    /// for the largest band and batch (by running each once on zeros), the image table and the resampler.
+    /// Without a thread pool the guarantee is complete (tests/test_allocations.cpp counts); with one, the
+    /// kernels' per-thread buffers of the pool's workers still grow on their first use.
+    void reserve(int max_width, int max_height, std::vector<Detection>* faces = nullptr) {
+        using PNet = models::PNet<B>;
+        if (max_width < 1 || max_height < 1) FACEKIT_THROW(InvalidArgument("reserve: the size must be positive"));
+        // the largest pyramid of either orientation: same scales, same map pixels
+        detail::pyramid_scales(max_width, max_height, options_.min_face, options_.factor, scales_);
+        levels_.reserve(scales_.size());
+        while (maps_.size() < scales_.size()) maps_.emplace_back();
+        std::size_t map_pixels = 0, largest_map = 0, bands = 0;
+        int band_rows = 0;  // input rows of the largest band
+        for (std::size_t i = 0; i < scales_.size(); ++i) {
+            const int hs = int(max_height * scales_[i] + 1), ws = int(max_width * scales_[i] + 1);
+            const Shape level(1, std::max(hs, ws), std::max(hs, ws), 3);  // square: covers both orientations
+            const Shape map = nets_->pnet.output_shape(level);
+            maps_[i].reshape(map);
+            map_pixels += std::size_t(map.h) * map.w, largest_map = std::max(largest_map, std::size_t(map.h) * map.w);
+            for (int y = 0; y < map.h; y += options_.pnet_band_rows) {
+                const int y1 = std::min(map.h, y + options_.pnet_band_rows);
+                band_rows = std::max(band_rows, (y1 == map.h ? level.h : PNet::kStride * (y1 - 1) + PNet::kWindow) - PNet::kStride * y);
+                ++bands;
+            }
+        }
+        bands_.reserve(bands);
+        found_.reserve(largest_map);
+        windows_.reserve(map_pixels), spare_.reserve(map_pixels);
+        nms_.reserve(map_pixels);
+        const std::size_t candidates = std::min(options_.max_candidates, map_pixels);
+        rects_.reserve(candidates), rows_.reserve(candidates * models::ONet<B>::kOutputs);
+        faces_.reserve(candidates), order_.reserve(candidates), area_.reserve(candidates);
+        if (faces) faces->reserve(std::min(options_.max_faces, candidates));
+        // every lane's activations, for the largest P-Net band and full R- and O-Net batches
+        const int side = std::max(int(max_height * scales_.front() + 1), int(max_width * scales_.front() + 1));
+        const std::size_t lanes = std::size_t(pool_ ? pool_->size() : 1);
+        while (lanes_.size() < lanes) lanes_.emplace_back();
+        for (Lane& lane : lanes_) {
+            warm(nets_->pnet, lane, Shape(1, band_rows, side, 3));
+            warm(nets_->rnet, lane, Shape(std::int64_t(options_.rnet_batch), 24, 24, 3));
+            warm(nets_->onet, lane, Shape(std::int64_t(options_.onet_batch), 48, 48, 3));
+        }
+        // the image table and the resampler's rows, on a blank image of the largest size
+        const Image blank(std::max(max_width, max_height), std::max(max_width, max_height));
+        sampler_.build(blank, pool_);
+        Tensor& row = lanes_.front().input.tensor(1, Shape(1, 1, side, 3));
+        sampler_.resize_normalized(PixelRect{0, 0, blank.width, blank.height}, side, side, row.data(), 0, 1);
+        sampler_.forget();  // the blank image goes; the table keeps its memory
+    }
+
 private:
     /// Scratch memory of one thread: the activations of the net it runs, and its input batch.
     struct Lane {
         Workspace net, input;
     };
+
+    /// Runs `net` once on zeros of `shape` in `lane`, so that its workspace holds that shape's activations.
+    template <class Net>
+    static void warm(const Net& net, Lane& lane, Shape shape) {
+        Tensor& input = lane.input.tensor(0, shape);
+        std::fill(input.data(), input.data() + input.size(), 0.0f);
+        (void)net.forward(input, lane.net, Context{nullptr, &lane.net});
+    }
 
     /// Runs work(lane, unit) for every unit in [0, units), each thread taking the next unit as it gets free.
     /// A unit runs a whole network on one thread, with no synchronisation inside it; which thread runs a
@@ -202,41 +272,37 @@ private:
         });
     }
 
-    /// Stage 1 (§1–4): P-Net over the pyramid, per-scale NMS 0.5, cross-scale NMS 0.7, regression, square.
+    /// Stage 1 (§1–4): P-Net over the pyramid, per-scale NMS 0.5, cross-scale NMS 0.7, regression, square;
+    /// the candidates in windows_.
     /// Each scale's P-Net map is computed in bands of output rows: output row y reads input rows
     /// [2y, 2y+12), so a band is the same computation on a slice of the scaled image (resampled by the
     /// band itself), and its activations stay in cache. The last band runs to the image's end, where the
     /// ceil-mode pooling sees what it sees on the whole image.
-    std::vector<detail::Window> stage1(const Image& img) {
+    void stage1(const Image& img) {
         using PNet = models::PNet<B>;
-        const std::vector<double> scales = detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor);
+        detail::pyramid_scales(img.width, img.height, options_.min_face, options_.factor, scales_);
         double pyramid_pixels = 0;
-        for (double sc : scales) pyramid_pixels += (double(img.height) * sc + 1) * (double(img.width) * sc + 1);
+        for (double sc : scales_) pyramid_pixels += (double(img.height) * sc + 1) * (double(img.width) * sc + 1);
         if (pyramid_pixels > double(options_.max_pyramid_pixels))
             FACEKIT_THROW(InvalidArgument("the image pyramid of a " + std::to_string(img.width) + "×" + std::to_string(img.height) +
                                   " image at a minimum face of " + std::to_string(options_.min_face) + " pixels would hold " +
                                   std::to_string(std::int64_t(pyramid_pixels)) + " pixels, over the limit of " +
                                   std::to_string(options_.max_pyramid_pixels) + " (raise the minimum face size or the limit)"));
-        while (maps_.size() < scales.size()) maps_.emplace_back();
-        std::vector<Shape> levels;  // the scaled images' shapes
-        struct Band {
-            std::size_t scale;
-            int y0, y1;
-        };
-        std::vector<Band> bands;
-        for (std::size_t i = 0; i < scales.size(); ++i) {
-            const int hs = int(img.height * scales[i] + 1), ws = int(img.width * scales[i] + 1);
-            levels.push_back(Shape(1, hs, ws, 3));
-            maps_[i].reshape(nets_->pnet.output_shape(levels[i]));
+        while (maps_.size() < scales_.size()) maps_.emplace_back();
+        levels_.clear(), bands_.clear();
+        for (std::size_t i = 0; i < scales_.size(); ++i) {
+            const int hs = int(img.height * scales_[i] + 1), ws = int(img.width * scales_[i] + 1);
+            levels_.push_back(Shape(1, hs, ws, 3));
+            maps_[i].reshape(nets_->pnet.output_shape(levels_[i]));
             for (int y = 0; y < maps_[i].shape().h; y += options_.pnet_band_rows)
-                bands.push_back({i, y, std::min(maps_[i].shape().h, y + options_.pnet_band_rows)});
+                bands_.push_back({i, y, std::min(maps_[i].shape().h, y + options_.pnet_band_rows)});
         }
         // Each band resamples the rows of its scale it reads (its neighbours' overlap of 10 rows again)
         // into its lane, where P-Net reads them from cache: the whole pyramid, written out and read back,
         // went through L3 (2.6 MB for 640×480), which a busy neighbour on a shared cache made slow.
-        for_each_unit(bands.size(), [&](Lane& lane, std::size_t b) {
-            const Band& band = bands[b];
-            const Shape& level = levels[band.scale];
+        for_each_unit(bands_.size(), [&](Lane& lane, std::size_t b) {
+            const Band& band = bands_[b];
+            const Shape& level = levels_[band.scale];
             Tensor& map = maps_[band.scale];
             const int r0 = PNet::kStride * band.y0;
             const int r1 = band.y1 == map.shape().h ? level.h : PNet::kStride * (band.y1 - 1) + PNet::kWindow;
@@ -245,11 +311,12 @@ private:
             const View out = nets_->pnet.forward(slice, lane.net, Context{nullptr, &lane.net});
             std::copy(out.data, out.data + out.shape.numel(), map.view().pixel(0, band.y0, 0));
         });
-        std::vector<detail::Window> all;
-        for (std::size_t i = 0; i < scales.size(); ++i) {
+        std::vector<detail::Window>& all = windows_;
+        all.clear();
+        for (std::size_t i = 0; i < scales_.size(); ++i) {
             const ConstView out = maps_[i].view();
-            const float s = float(scales[i]);
-            std::vector<detail::Window> found;
+            const float s = float(scales_[i]);
+            found_.clear();
             for (int y = 0; y < out.shape.h; ++y)
                 for (int x = 0; x < out.shape.w; ++x) {
                     const float* o = out.pixel(0, y, x);
@@ -262,11 +329,11 @@ private:
                     w.y2 = std::floor(float(2 * y + 12) / s);
                     w.score = o[1];
                     std::copy(o + 2, o + 6, w.reg);
-                    found.push_back(w);
+                    found_.push_back(w);
                 }
-            for (int kept : detail::nms_iou(found, 0.5)) all.push_back(found[kept]);
+            for (int kept : detail::greedy_nms(found_, detail::Overlap::IoU, 0.5, nms_)) all.push_back(found_[std::size_t(kept)]);
         }
-        all = detail::select(all, detail::nms_iou(all, 0.7));
+        detail::keep_only(all, detail::greedy_nms(all, detail::Overlap::IoU, 0.7, nms_), spare_);
         for (detail::Window& w : all) {  // regression with the size without +1 (§4)
             const float rw = w.x2 - w.x1, rh = w.y2 - w.y1;
             const float x1 = w.x1 + detail::mul(w.reg[0], rw), y1 = w.y1 + detail::mul(w.reg[1], rh);
@@ -275,61 +342,58 @@ private:
         }
         detail::make_square(all);
         if (all.size() > options_.max_candidates) all.resize(options_.max_candidates);  // best scores first
-        return all;
     }
 
-    /// Crops every window (§5), runs `net` on batches, and returns its rows (one per kept window).
+    /// Crops every window of windows_ (§5), drops those without pixels, runs `net` on batches, and leaves
+    /// its rows in rows_ (one per kept window).
     template <class Net>
-    std::vector<float> run_crops(const Net& net, const Image& img, std::vector<detail::Window>& windows, int size,
-                                 std::size_t batch) {
-        std::vector<detail::Window> kept;
-        std::vector<PixelRect> rects;
-        for (const detail::Window& w : windows) {
+    void run_crops(const Net& net, const Image& img, int size, std::size_t batch) {
+        spare_.clear(), rects_.clear();
+        for (const detail::Window& w : windows_) {
             PixelRect r;
-            if (detail::crop_rect(w, img.width, img.height, r)) kept.push_back(w), rects.push_back(r);
+            if (detail::crop_rect(w, img.width, img.height, r)) spare_.push_back(w), rects_.push_back(r);
         }
-        windows = std::move(kept);
-        const std::size_t n = windows.size(), per_crop = std::size_t(size) * size * 3;
-        std::vector<float> rows(n * Net::kOutputs);
+        windows_.swap(spare_);
+        const std::size_t n = windows_.size(), per_crop = std::size_t(size) * size * 3;
+        rows_.resize(n * Net::kOutputs);
         for_each_unit((n + batch - 1) / batch, [&](Lane& lane, std::size_t unit) {
             const std::size_t b0 = unit * batch, bn = std::min(batch, n - b0);
             Tensor& input = lane.input.tensor(0, Shape(std::int64_t(bn), size, size, 3));
             for (std::size_t i = 0; i < bn; ++i)
-                sampler_.resize_normalized(rects[b0 + i], size, size, input.data() + i * per_crop);
+                sampler_.resize_normalized(rects_[b0 + i], size, size, input.data() + i * per_crop);
             const View out = net.forward(input, lane.net, Context{nullptr, &lane.net});
             for (std::size_t i = 0; i < bn; ++i)
-                std::copy(out.pixel(i), out.pixel(i) + Net::kOutputs, &rows[(b0 + i) * Net::kOutputs]);
+                std::copy(out.pixel(i), out.pixel(i) + Net::kOutputs, &rows_[(b0 + i) * Net::kOutputs]);
         });
-        return rows;
     }
 
     /// Stage 2 (§6): R-Net, keep p > t2, NMS 0.7, regression (+1), square.
-    std::vector<detail::Window> stage2(const Image& img, std::vector<detail::Window> windows) {
-        std::vector<float> rows = run_crops(nets_->rnet, img, windows, 24, options_.rnet_batch);
-        std::vector<detail::Window> pass;
-        for (std::size_t i = 0; i < windows.size(); ++i) {
-            const float* o = &rows[i * 6];
+    void stage2(const Image& img) {
+        run_crops(nets_->rnet, img, 24, options_.rnet_batch);
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < windows_.size(); ++i) {
+            const float* o = &rows_[i * 6];
             if (!(o[1] > options_.thresholds[1])) continue;
-            detail::Window w = windows[i];
+            detail::Window w = windows_[i];
             w.score = o[1];
             std::copy(o + 2, o + 6, w.reg);
-            pass.push_back(w);
+            windows_[kept++] = w;  // in place: kept <= i
         }
-        pass = detail::select(pass, detail::nms_iou(pass, 0.7));
-        for (detail::Window& w : pass) detail::regress_plus1(w);
-        detail::make_square(pass);
-        return pass;
+        windows_.resize(kept);
+        detail::keep_only(windows_, detail::greedy_nms(windows_, detail::Overlap::IoU, 0.7, nms_), spare_);
+        for (detail::Window& w : windows_) detail::regress_plus1(w);
+        detail::make_square(windows_);
     }
 
     /// Stage 3 (§7, §9): O-Net, keep p > t3, landmarks from the unregressed window, regression, "Min"
-    /// NMS 0.7, then the largest box area first.
-    std::vector<Detection> stage3(const Image& img, std::vector<detail::Window> windows) {
-        std::vector<float> rows = run_crops(nets_->onet, img, windows, 48, options_.onet_batch);
-        std::vector<detail::Window> pass;
-        for (std::size_t i = 0; i < windows.size(); ++i) {
-            const float* o = &rows[i * 16];
+    /// NMS 0.7, then the largest box area first (into `out`).
+    void stage3(const Image& img, std::vector<Detection>& out) {
+        run_crops(nets_->onet, img, 48, options_.onet_batch);
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < windows_.size(); ++i) {
+            const float* o = &rows_[i * 16];
             if (!(o[1] > options_.thresholds[2])) continue;
-            detail::Window w = windows[i];
+            detail::Window w = windows_[i];
             w.score = o[1];
             std::copy(o + 2, o + 6, w.reg);
             const float wd = w.x2 - w.x1 + 1.0f, h = w.y2 - w.y1 + 1.0f;
@@ -338,29 +402,33 @@ private:
                 w.landmarks[5 + k] = detail::mul(h, o[11 + k]) + w.y1 - 1.0f;
             }
             detail::regress_plus1(w);
-            pass.push_back(w);
+            windows_[kept++] = w;
         }
-        pass = detail::select(pass, detail::nms_min(pass, 0.7f));
-        std::vector<Detection> faces;
-        faces.reserve(pass.size());
-        for (const detail::Window& w : pass) {
+        windows_.resize(kept);
+        detail::keep_only(windows_, detail::greedy_nms(windows_, detail::Overlap::Min, double(0.7f), nms_), spare_);
+        faces_.clear();
+        for (const detail::Window& w : windows_) {
             Detection d;
             d.box = {w.x1, w.y1, w.x2, w.y2};
             d.score = w.score;
             for (int k = 0; k < 5; ++k) d.landmarks[k] = Point{w.landmarks[k], w.landmarks[5 + k]};
-            faces.push_back(d);
+            faces_.push_back(d);
         }
-        // numpy argsort(area)[::-1]: ascending (stable here), then reversed.
-        std::vector<int> order(faces.size());
-        std::iota(order.begin(), order.end(), 0);
-        std::vector<float> area(faces.size());
-        for (std::size_t i = 0; i < faces.size(); ++i) area[i] = detail::mul(faces[i].width(), faces[i].height());
-        std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return area[a] < area[b]; });
-        std::reverse(order.begin(), order.end());
-        std::vector<Detection> sorted;
-        for (int i : order) sorted.push_back(faces[i]);
-        if (sorted.size() > options_.max_faces) sorted.resize(options_.max_faces);
-        return sorted;
+        // numpy argsort(area)[::-1]: ascending and stable, then reversed = descending area, ties by the
+        // higher index first (a total order, so std::sort gives it without a stable sort's buffer)
+        order_.resize(faces_.size());
+        std::iota(order_.begin(), order_.end(), 0);
+        area_.resize(faces_.size());
+        for (std::size_t i = 0; i < faces_.size(); ++i) area_[i] = detail::mul(faces_[i].width(), faces_[i].height());
+        std::sort(order_.begin(), order_.end(), [&](int a, int b) {
+            const float fa = area_[std::size_t(a)], fb = area_[std::size_t(b)];
+            if (std::isnan(fa) || std::isnan(fb)) return std::isnan(fa) == std::isnan(fb) ? a > b : std::isnan(fa);  // numpy: NaN last, reversed
+            return fa != fb ? fa > fb : a > b;
+        });
+        for (int i : order_) {
+            if (out.size() == options_.max_faces) break;
+            out.push_back(faces_[std::size_t(i)]);
+        }
     }
 
     std::shared_ptr<const Nets> nets_;
@@ -370,6 +438,20 @@ private:
     std::deque<Tensor> maps_;            // per pyramid scale: P-Net's output
     AreaSampler sampler_;                // of the image being searched
     StageTimes times_;
+    // The scratch of a call, kept from call to call (reserve() sizes it)
+    struct Band {
+        std::size_t scale;
+        int y0, y1;
+    };
+    std::vector<double> scales_;
+    std::vector<Shape> levels_;  // the scaled images' shapes
+    std::vector<Band> bands_;
+    std::vector<detail::Window> windows_, found_, spare_;
+    std::vector<PixelRect> rects_;
+    std::vector<float> rows_, area_;
+    std::vector<int> order_;
+    std::vector<Detection> faces_;
+    detail::NmsScratch nms_;
 };
 
 }  // namespace facekit

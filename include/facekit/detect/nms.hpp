@@ -98,20 +98,41 @@ using NmsLanes = Lanes<xsimd::batch<float>>;
 using NmsLanes = Lanes<float>;
 #endif
 
+/// The memory of greedy_nms: reused from call to call, it allocates nothing once it has held the most
+/// boxes it will see (reserve() that many up front).
+struct NmsScratch {
+    std::vector<int> order, keep;
+    std::vector<float> x1, y1, x2, y2, area, removed;
+
+    void reserve(std::size_t boxes) {
+        const std::size_t padded = boxes + 64;  // a vector's width at most
+        order.reserve(boxes), keep.reserve(boxes);
+        for (auto* v : {&x1, &y1, &x2, &y2, &area, &removed}) v->reserve(padded);
+    }
+};
+
 /// Greedy NMS of boxes (any type with x1, y1, x2, y2 and score as float). Returns the kept indices in
-/// descending score. `threshold` as the reference passes it: a Python float (double) for IoU, a float32
-/// for Min. L chooses the lanes (tests run the one-lane form against the vector one).
+/// descending score (in s.keep). `threshold` as the reference passes it: a Python float (double) for IoU,
+/// a float32 for Min. L chooses the lanes (tests run the one-lane form against the vector one).
 template <class Box, class L = NmsLanes>
-std::vector<int> greedy_nms(const std::vector<Box>& boxes, Overlap criterion, double threshold) {
+const std::vector<int>& greedy_nms(const std::vector<Box>& boxes, Overlap criterion, double threshold, NmsScratch& s) {
     constexpr int W = L::W;
     const int n = int(boxes.size()), padded = (n + W - 1) / W * W;
-    std::vector<int> order(static_cast<std::size_t>(n));
+    std::vector<int>& order = s.order;
+    order.resize(static_cast<std::size_t>(n));
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return boxes[a].score > boxes[b].score; });
+    // Descending score, ties by lower index: what a stable sort on score gives, without its buffer. A NaN
+    // score (never passed by the detector, whose thresholds drop NaN) goes last, so the order stays total.
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+        const float sa = boxes[a].score, sb = boxes[b].score;
+        if (std::isnan(sa) || std::isnan(sb)) return std::isnan(sa) == std::isnan(sb) ? a < b : std::isnan(sb);
+        return sa != sb ? sa > sb : a < b;
+    });
 
     // In score order, padded with empty boxes at 0 (whose flags are never read).
     const float one = criterion == Overlap::Min ? 1.0f : 0.0f;  // the +1 of pixel-inclusive boxes
-    std::vector<float> x1(padded), y1(padded), x2(padded), y2(padded), area(padded), removed(padded);
+    for (auto* v : {&s.x1, &s.y1, &s.x2, &s.y2, &s.area, &s.removed}) v->assign(std::size_t(padded), 0.0f);
+    std::vector<float>&x1 = s.x1, &y1 = s.y1, &x2 = s.x2, &y2 = s.y2, &area = s.area, &removed = s.removed;
     for (int i = 0; i < n; ++i) {
         const Box& b = boxes[order[i]];
         x1[i] = b.x1, y1[i] = b.y1, x2[i] = b.x2, y2[i] = b.y2;
@@ -122,7 +143,8 @@ std::vector<int> greedy_nms(const std::vector<Box>& boxes, Overlap criterion, do
     if (criterion == Overlap::IoU && double(limit) > threshold) limit = std::nextafter(limit, -INFINITY);
 
     using V = decltype(L::load(nullptr));
-    std::vector<int> keep;
+    std::vector<int>& keep = s.keep;
+    keep.clear();
     for (int a = 0; a < n; ++a) {
         if (removed[a] != 0.0f) continue;
         keep.push_back(order[a]);
@@ -140,6 +162,13 @@ std::vector<int> greedy_nms(const std::vector<Box>& boxes, Overlap criterion, do
         }
     }
     return keep;
+}
+
+/// The same with its own memory.
+template <class Box, class L = NmsLanes>
+std::vector<int> greedy_nms(const std::vector<Box>& boxes, Overlap criterion, double threshold) {
+    NmsScratch s;
+    return greedy_nms<Box, L>(boxes, criterion, threshold, s);
 }
 
 }  // namespace facekit::detail

@@ -33,7 +33,13 @@ public:
     virtual int input_size() const = 0;
     virtual int dim() const = 0;
     /// The crop this model reads for a face detected in `photo`.
-    virtual Image align(const Image& photo, const Detection& face) const = 0;
+    Image align(const Image& photo, const Detection& face) const {
+        Image crop;
+        align(photo, face, crop);
+        return crop;
+    }
+    /// The same into `crop`, whose memory is reused (the 5-point alignment then allocates nothing).
+    virtual void align(const Image& photo, const Detection& face, Image& crop) const = 0;
     /// A new embedder sharing this one's weights (for another thread).
     virtual std::unique_ptr<Embedder> clone() const = 0;
     /// Forward pass FLOPs for one crop.
@@ -45,10 +51,7 @@ public:
     /// Embeddings of aligned crops (each input_size() square).
     std::vector<Embedding> embed(const std::vector<Image>& crops) {
         const int n = input_size();
-        for (const Image& c : crops)
-            if (c.width != n || c.height != n)
-                FACEKIT_THROW(InvalidArgument(name() + " expects " + std::to_string(n) + "×" + std::to_string(n) + " crops, got " +
-                                      std::to_string(c.width) + "×" + std::to_string(c.height)));
+        for (const Image& c : crops) check_crop(c);
         std::vector<Embedding> out(crops.size(), Embedding(std::size_t(dim()), 0.0f));
         const std::size_t batch = std::max<std::size_t>(1, options_.batch);
         for (int pass = 0; pass < (options_.flip ? 2 : 1); ++pass) {
@@ -65,7 +68,34 @@ public:
             for (Embedding& e : out) normalize(e);
         return out;
     }
-    Embedding embed(const Image& crop) { return embed(std::vector<Image>{crop}).at(0); }
+    Embedding embed(const Image& crop) {
+        Embedding e;
+        embed(crop, e);
+        return e;
+    }
+    /// The embedding of one crop into `out`, whose memory is reused: after reserve(), with no thread pool,
+    /// this allocates nothing.
+    void embed(const Image& crop, Embedding& out) {
+        const int n = input_size();
+        check_crop(crop);
+        out.assign(std::size_t(dim()), 0.0f);
+        for (int pass = 0; pass < (options_.flip ? 2 : 1); ++pass) {
+            Tensor& input = input_.tensor(0, Shape(1, n, n, 3));
+            standardize(crop, pass == 1, input.data());
+            const ConstView e = run(input);
+            for (int d = 0; d < dim(); ++d) out[std::size_t(d)] += e.pixel(0)[d];
+        }
+        if (options_.flip) normalize(out);
+    }
+    /// Sizes the scratch memory for one crop at a time (a forward pass on a grey crop); `out` and `crop`,
+    /// if given, get the memory embed(crop, out) and align(photo, face, crop) need.
+    void reserve(Embedding* out = nullptr, Image* crop = nullptr) {
+        const Image grey = blank_crop();
+        Embedding e;
+        embed(grey, e);
+        if (out) out->reserve(std::size_t(dim()));
+        if (crop) *crop = grey;
+    }
 
     /// (v − 127.5)/128 into NHWC floats, mirrored left-right when `flip`.
     static void standardize(const Image& img, bool flip, float* dst) {
@@ -78,6 +108,17 @@ public:
     static void normalize(Embedding& e) { nn::l2_normalize(e.data(), e.size()); }
 
 protected:
+    void check_crop(const Image& c) const {
+        const int n = input_size();
+        if (c.width != n || c.height != n)
+            FACEKIT_THROW(InvalidArgument(name() + " expects " + std::to_string(n) + "×" + std::to_string(n) + " crops, got " +
+                                          std::to_string(c.width) + "×" + std::to_string(c.height)));
+    }
+    Image blank_crop() const {
+        Image grey(input_size(), input_size());
+        std::fill(grey.pixels.begin(), grey.pixels.end(), std::uint8_t(128));
+        return grey;
+    }
     /// The network on standardised input; returns N×1×1×dim, L2-normalised.
     virtual ConstView run(ConstView input) = 0;
 
@@ -101,11 +142,12 @@ public:
         e->set_options(options_);
         return e;
     }
-    Image align(const Image& photo, const Detection& face) const override {
+    using Embedder::align;
+    void align(const Image& photo, const Detection& face, Image& crop) const override {
         static_assert(Net::kAlignment != Alignment::FivePoint || Net::kInput == 112,
                       "the 5-point template is the ArcFace one, for 112x112 inputs");
-        if constexpr (Net::kAlignment == Alignment::MarginCrop) return crop_face(photo, face, Net::kInput, 0);
-        else return align_face(photo, face.landmarks);
+        if constexpr (Net::kAlignment == Alignment::MarginCrop) crop = crop_face(photo, face, Net::kInput, 0);
+        else align_face(photo, face.landmarks, crop);
     }
     const Net& net() const noexcept { return *net_; }
 

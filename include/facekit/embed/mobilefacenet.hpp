@@ -52,7 +52,7 @@ public:
                  const Observer& observe = nullptr) const {
         if (in.shape.h != kInput || in.shape.w != kInput || in.shape.c != 3)
             FACEKIT_THROW(InvalidArgument("MobileFaceNet expects N×112×112×3 input, got " + in.shape.to_string()));
-        std::vector<ConstView> values(names_.size());
+        ConstView* values = ws.views(names_.size());  // no allocation once the workspace has seen this net
         values[input_] = in;
         for (const Step& s : steps_) {
             ConstView x = values[s.input];

@@ -26,7 +26,15 @@ public:
         return tensors_[slot];
     }
 
+    /// A table of n tensor views (a graph network's values by tensor id), reset to empty views.
+    ConstView* views(std::size_t n) {
+        if (views_.size() < n) views_.resize(n);
+        std::fill(views_.begin(), views_.begin() + std::ptrdiff_t(n), ConstView());
+        return views_.data();
+    }
+
 private:
+    std::vector<ConstView> views_;
     // deques: growing them never moves the slots already handed out (a network holds several at once)
     std::deque<AlignedBuffer<unsigned char>> bytes_;
     std::deque<Tensor> tensors_;

@@ -131,6 +131,9 @@ public:
         });
     }
 
+    /// Drops the image (the table keeps its memory for the next build()).
+    void forget() noexcept { img_ = nullptr; }
+
     /// As area_resize_normalized(img, rect, out_h, out_w, out, row0, row1), bit for bit.
     void resize_normalized(PixelRect rect, int out_h, int out_w, float* out, int row0 = 0, int row1 = -1) const {
         if (!img_) FACEKIT_THROW(InvalidArgument("AreaSampler: build() first"));
