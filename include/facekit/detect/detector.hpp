@@ -209,13 +209,15 @@ public:
         int band_rows = 0;  // input rows of the largest band
         for (std::size_t i = 0; i < scales_.size(); ++i) {
             const int hs = int(max_height * scales_[i] + 1), ws = int(max_width * scales_[i] + 1);
-            const Shape level(1, std::max(hs, ws), std::max(hs, ws), 3);  // square: covers both orientations
+            const Shape level(1, hs, ws, 3);  // turned a quarter: the same pixels, the same map pixels
             const Shape map = nets_->pnet.output_shape(level);
             maps_[i].reshape(map);
             map_pixels += std::size_t(map.h) * map.w, largest_map = std::max(largest_map, std::size_t(map.h) * map.w);
-            for (int y = 0; y < map.h; y += options_.pnet_band_rows) {
-                const int y1 = std::min(map.h, y + options_.pnet_band_rows);
-                band_rows = std::max(band_rows, (y1 == map.h ? level.h : PNet::kStride * (y1 - 1) + PNet::kWindow) - PNet::kStride * y);
+            // bands of either orientation: those of the longer side are the more
+            const int map_rows = std::max(map.h, map.w), level_rows = std::max(level.h, level.w);
+            for (int y = 0; y < map_rows; y += options_.pnet_band_rows) {
+                const int y1 = std::min(map_rows, y + options_.pnet_band_rows);
+                band_rows = std::max(band_rows, (y1 == map_rows ? level_rows : PNet::kStride * (y1 - 1) + PNet::kWindow) - PNet::kStride * y);
                 ++bands;
             }
         }
@@ -233,11 +235,22 @@ public:
         while (lanes_.size() < lanes) lanes_.emplace_back();
         for (Lane& lane : lanes_) {
             warm(nets_->pnet, lane, Shape(1, band_rows, side, 3));
+            // and every level's first and last band, both ways round: the kernels a shape selects (Winograd
+            // F(4×4) or F(3×3), row tiles, direct) keep per-thread buffers of their own
+            for (double sc : scales_)
+                for (const auto& [h, w] : {std::pair{max_height, max_width}, std::pair{max_width, max_height}}) {
+                    const Shape level(1, int(h * sc + 1), int(w * sc + 1), 3);
+                    const int map_h = nets_->pnet.output_shape(level).h;
+                    const int first = std::min(map_h, options_.pnet_band_rows), last_y0 = (map_h - 1) / options_.pnet_band_rows * options_.pnet_band_rows;
+                    warm(nets_->pnet, lane, Shape(1, first == map_h ? level.h : PNet::kStride * (first - 1) + PNet::kWindow, level.w, 3));
+                    warm(nets_->pnet, lane, Shape(1, level.h - PNet::kStride * last_y0, level.w, 3));
+                }
             warm(nets_->rnet, lane, Shape(std::int64_t(options_.rnet_batch), 24, 24, 3));
             warm(nets_->onet, lane, Shape(std::int64_t(options_.onet_batch), 48, 48, 3));
         }
-        // the image table and the resampler's rows, on a blank image of the largest size
-        const Image blank(std::max(max_width, max_height), std::max(max_width, max_height));
+        // the image table and the resampler's rows, on a blank image of the largest size, its longer side
+        // across (the table's size does not depend on the orientation; the rows' scratch does)
+        const Image blank(std::max(max_width, max_height), std::min(max_width, max_height));
         sampler_.build(blank, pool_);
         Tensor& row = lanes_.front().input.tensor(1, Shape(1, 1, side, 3));
         sampler_.resize_normalized(PixelRect{0, 0, blank.width, blank.height}, side, side, row.data(), 0, 1);

@@ -87,6 +87,14 @@ private:
         return f4 ? Choice::F4 : Choice::None;
     }
 
+    static constexpr std::int64_t kBlockBytes = 384 << 10;
+
+    /// This thread's V and M blocks, for every Winograd convolution it runs.
+    static std::pair<AlignedBuffer<float>, AlignedBuffer<float>>& thread_blocks() {
+        thread_local std::pair<AlignedBuffer<float>, AlignedBuffer<float>> blocks;
+        return blocks;
+    }
+
     /// A 3×3 stride-1 convolution as Winograd F(m×m, 3×3) (winograd.hpp; F = F4 or F3, with its weights
     /// U). The tiles are cut into blocks small enough that a block's transformed input V and products M
     /// stay in a core's L2 cache; one thread runs a block through all three steps: α×α input blocks to V,
@@ -95,17 +103,25 @@ private:
     template <class F, int ROWS, int NV>
     static void convolve(const PackedConv& p, const AlignedBuffer<float>& u, const ConstView& in, const View& out,
                               const ConstView* residual, const Context& ctx) {
-        constexpr std::int64_t kBlockBytes = 384 << 10;
         const std::int64_t tiles = tile_count<F>(out.shape);
         const int cin_p = (p.cin + W - 1) / W * W, cout_p = p.panels * NV * W;
-        const std::int64_t per_tile = std::int64_t(F::kPoints) * (cin_p + cout_p) * std::int64_t(sizeof(float));
-        std::int64_t block = std::max<std::int64_t>(ROWS, kBlockBytes / per_tile / ROWS * ROWS);
-        block = std::min(block, std::max<std::int64_t>(ROWS, (tiles / (2 * ctx.threads()) + ROWS - 1) / ROWS * ROWS));
+        // tiles per block: V and M of a block fill at most kBlockBytes (at least ROWS tiles)
+        auto largest = [&](int points) {
+            const std::int64_t per_tile = std::int64_t(points) * (cin_p + cout_p) * std::int64_t(sizeof(float));
+            return std::max<std::int64_t>(ROWS, kBlockBytes / per_tile / ROWS * ROWS);
+        };
+        const std::int64_t block =
+            std::min(largest(F::kPoints), std::max<std::int64_t>(ROWS, (tiles / (2 * ctx.threads()) + ROWS - 1) / ROWS * ROWS));
         const std::int64_t blocks = (tiles + block - 1) / block;
+        // Each thread's V and M blocks are shared by both tile sizes and sized, at a layer's first run, for
+        // the layer's largest block of either: a smaller map, which may pick F(3×3) where a larger one
+        // picked F(4×4), then needs no more memory (Detector::reserve relies on it).
+        const std::size_t need_v = std::size_t(std::max(winograd::F4::kPoints * largest(winograd::F4::kPoints), winograd::F3::kPoints * largest(winograd::F3::kPoints)) * cin_p);
+        const std::size_t need_m = std::size_t(std::max(winograd::F4::kPoints * largest(winograd::F4::kPoints), winograd::F3::kPoints * largest(winograd::F3::kPoints)) * cout_p);
         ctx.parallel_for(blocks, XsimdDirect<B>::flops(p, std::int64_t(out.shape.pixels())), [&](std::int64_t k) {
-            thread_local AlignedBuffer<float> vbuf, mbuf;
-            if (vbuf.size() < std::size_t(F::kPoints * block * cin_p)) vbuf.resize(std::size_t(F::kPoints * block * cin_p));
-            if (mbuf.size() < std::size_t(F::kPoints * block * cout_p)) mbuf.resize(std::size_t(F::kPoints * block * cout_p));
+            AlignedBuffer<float>&vbuf = thread_blocks().first, &mbuf = thread_blocks().second;
+            if (vbuf.size() < need_v) vbuf.resize(need_v);
+            if (mbuf.size() < need_m) mbuf.resize(need_m);
             const std::int64_t t0 = k * block;
             const Block b{vbuf.data(), mbuf.data(), t0, std::min(block, tiles - t0), cin_p, cout_p};
             for (std::int64_t i = 0; i < b.count; ++i) transform_input<F>(p, in, out.shape, b, i);
