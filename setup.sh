@@ -77,6 +77,13 @@ if [ "$cmd" = test ]; then
   meson setup "$build/meson" "$root" "${wipe[@]}" -Dshared_dir="$shared" -Dupstream_models="$upstream" >/dev/null
   meson test -C "$build/meson" --print-errorlogs -q
   common=(-G Ninja -DFACEKIT_SHARED_DIR="$shared" -DFACEKIT_UPSTREAM_MODELS_DIR="$upstream" -DFACEKIT_INSTALL=OFF)
+  log "x86 below AVX-512: the whole suite built for AVX2 + FMA, and for the x86-64 baseline (SSE2)"
+  for isa in avx2 sse2; do
+    flags=(); [ "$isa" = avx2 ] && flags=(-DCMAKE_CXX_FLAGS="-mavx2 -mfma")
+    cmake -S "$root" -B "$build/$isa" "${common[@]}" -DCMAKE_BUILD_TYPE=Release -DFACEKIT_NATIVE=OFF "${flags[@]}" >/dev/null
+    cmake --build "$build/$isa"
+    (cd "$build/$isa" && ctest --output-on-failure -j2 -E '^test_converter$')
+  done
   log "aarch64: cross build (cmake/toolchains), the engine and parity tests under qemu-user"
   # under emulation a photo takes thirty times as long: the photo-by-photo tests check every 4th photo
   arm_tests='^(test_layers|test_kernels|test_safetensors|test_image|test_thread_pool|test_mtcnn|test_embedders)$'

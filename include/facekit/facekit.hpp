@@ -16,6 +16,10 @@
 // (engine/backend.hpp documents the interface; engine/backends/: reference, eigen, xsimd), the weights
 // file, the thread pool and workspace. A folder includes only the ones beneath it (tests/check_layout.py).
 //
+// Failures raise facekit::Error, or without exceptions call one hook; what fails on input also has a try_
+// form returning a Status (engine/error.hpp). For a fixed memory budget: Detector::reserve and
+// Embedder::reserve, then detect(img, faces), align(photo, face, crop), embed(crop, out) (README).
+//
 // Where to start reading: the README's C++ example, then detect/detector.hpp and embed/embedder.hpp; for the
 // engine, engine/layers.hpp, then engine/backends/reference.hpp (the arithmetic, in plain loops).
 #pragma once
