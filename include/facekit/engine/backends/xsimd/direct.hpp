@@ -101,6 +101,12 @@ private:
                       [&](std::int64_t t, int panel) { tile<ROWS, NV>(p, in, out, residual, t * ROWS, m, panel); });
     }
 
+    /// This thread's table of tap pointers, shared by every tile size.
+    static std::vector<const float*>& tap_rows() {
+        thread_local std::vector<const float*> rows;
+        return rows;
+    }
+
     /// A row of zeros at least `n` floats long, for taps that fall in the padding.
     static const float* zero_row(int n) {
         thread_local AlignedBuffer<float> zeros;
@@ -190,9 +196,11 @@ private:
                 w += std::size_t(k) * nr;
             }
         } else {
-            thread_local std::vector<const float*> rows;
+            // one per thread for every tile size, sized for the largest (MR rows): a tile size first met after
+            // Detector::reserve needs no memory
+            std::vector<const float*>& rows = tap_rows();
             const int taps = p.window.taps();
-            rows.resize(std::size_t(ROWS) * taps);
+            if (rows.size() < std::size_t(B::MR) * taps) rows.resize(std::size_t(B::MR) * taps);
             gather_taps<ROWS>(p, in, out.shape, m0, m, rows.data());
             for (int t = 0; t < taps; ++t) {
                 const float* a[ROWS];

@@ -44,6 +44,13 @@ struct XsimdRowsPool {
     }
 
 private:
+    /// This thread's ring, shared by every row tile (ROWS, NV): its size grows with the map's width only, so
+    /// once the widest map has run, a narrower one that picks another tile needs no memory (Detector::reserve).
+    static AlignedBuffer<float>& ring_buffer() {
+        thread_local AlignedBuffer<float> buffer;
+        return buffer;
+    }
+
     template <int ROWS, int NV, class Cin, class K, class KH>
     static void convolve(const PackedConv& p, const MaxPool2d& pool, const ConstView& in, const View& out,
                          const Shape& conv, const Context& ctx, Cin cin, K k, KH kh) {
@@ -51,7 +58,7 @@ private:
         const Window& pw = pool.window;
         const int per_row = (conv.w + ROWS - 1) / ROWS;
         ctx.parallel_for(in.shape.n, [&](std::int64_t n) {
-            thread_local AlignedBuffer<float> buffer;
+            AlignedBuffer<float>& buffer = ring_buffer();
             const std::size_t need = std::size_t(pw.kh) * conv.w * nr;
             if (buffer.size() < need) buffer.resize(need);
             // ring row r % kh holds conv row r; every pixel a whole panel (lanes past cout never stored, never read out)
