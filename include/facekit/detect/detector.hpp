@@ -199,14 +199,12 @@ public:
     /// Without a thread pool the guarantee is complete (tests/test_allocations.cpp counts); with one, the
     /// kernels' per-thread buffers of the pool's workers still grow on their first use.
     void reserve(int max_width, int max_height, std::vector<Detection>* faces = nullptr) {
-        using PNet = models::PNet<B>;
         if (max_width < 1 || max_height < 1) FACEKIT_THROW(InvalidArgument("reserve: the size must be positive"));
         // the largest pyramid of either orientation: same scales, same map pixels
         detail::pyramid_scales(max_width, max_height, options_.min_face, options_.factor, scales_);
         levels_.reserve(scales_.size());
         while (maps_.size() < scales_.size()) maps_.emplace_back();
         std::size_t map_pixels = 0, largest_map = 0, bands = 0;
-        int band_rows = 0;  // input rows of the largest band
         for (std::size_t i = 0; i < scales_.size(); ++i) {
             const int hs = int(max_height * scales_[i] + 1), ws = int(max_width * scales_[i] + 1);
             const Shape level(1, hs, ws, 3);  // turned a quarter: the same pixels, the same map pixels
@@ -214,12 +212,7 @@ public:
             maps_[i].reshape(map);
             map_pixels += std::size_t(map.h) * map.w, largest_map = std::max(largest_map, std::size_t(map.h) * map.w);
             // bands of either orientation: those of the longer side are the more
-            const int map_rows = std::max(map.h, map.w), level_rows = std::max(level.h, level.w);
-            for (int y = 0; y < map_rows; y += options_.pnet_band_rows) {
-                const int y1 = std::min(map_rows, y + options_.pnet_band_rows);
-                band_rows = std::max(band_rows, (y1 == map_rows ? level_rows : PNet::kStride * (y1 - 1) + PNet::kWindow) - PNet::kStride * y);
-                ++bands;
-            }
+            bands += std::size_t((std::max(map.h, map.w) + options_.pnet_band_rows - 1) / options_.pnet_band_rows);
         }
         bands_.reserve(bands);
         found_.reserve(largest_map);
@@ -230,20 +223,20 @@ public:
         faces_.reserve(candidates), order_.reserve(candidates), area_.reserve(candidates);
         if (faces) faces->reserve(std::min(options_.max_faces, candidates));
         // every lane's activations, for the largest P-Net band and full R- and O-Net batches
-        const int side = std::max(int(max_height * scales_.front() + 1), int(max_width * scales_.front() + 1));
+        // the widest level (none when the image is smaller than the smallest face)
+        const int side = scales_.empty() ? 1 : std::max(int(max_height * scales_.front() + 1), int(max_width * scales_.front() + 1));
         const std::size_t lanes = std::size_t(pool_ ? pool_->size() : 1);
         while (lanes_.size() < lanes) lanes_.emplace_back();
         for (Lane& lane : lanes_) {
-            warm(nets_->pnet, lane, Shape(1, band_rows, side, 3));
-            // and every level's first and last band, both ways round: the kernels a shape selects (Winograd
-            // F(4×4) or F(3×3), row tiles, direct) keep per-thread buffers of their own
+            // P-Net on every level's first band (the largest) and last band, both ways round: the kernels a
+            // shape selects (Winograd F(4×4) or F(3×3), row tiles, direct) keep per-thread buffers of their own
             for (double sc : scales_)
                 for (const auto& [h, w] : {std::pair{max_height, max_width}, std::pair{max_width, max_height}}) {
                     const Shape level(1, int(h * sc + 1), int(w * sc + 1), 3);
-                    const int map_h = nets_->pnet.output_shape(level).h;
-                    const int first = std::min(map_h, options_.pnet_band_rows), last_y0 = (map_h - 1) / options_.pnet_band_rows * options_.pnet_band_rows;
-                    warm(nets_->pnet, lane, Shape(1, first == map_h ? level.h : PNet::kStride * (first - 1) + PNet::kWindow, level.w, 3));
-                    warm(nets_->pnet, lane, Shape(1, level.h - PNet::kStride * last_y0, level.w, 3));
+                    const int map_h = nets_->pnet.output_shape(level).h, rows = options_.pnet_band_rows;
+                    const int last_y0 = (map_h - 1) / rows * rows;
+                    warm(nets_->pnet, lane, Shape(1, band_input_rows(0, std::min(map_h, rows), map_h, level.h), level.w, 3));
+                    warm(nets_->pnet, lane, Shape(1, band_input_rows(last_y0, map_h, map_h, level.h), level.w, 3));
                 }
             warm(nets_->rnet, lane, Shape(std::int64_t(options_.rnet_batch), 24, 24, 3));
             warm(nets_->onet, lane, Shape(std::int64_t(options_.onet_batch), 48, 48, 3));
@@ -262,6 +255,13 @@ private:
     struct Lane {
         Workspace net, input;
     };
+
+    /// The input rows P-Net reads for output rows [y0, y1) of a map_h-row map over a level_h-row image:
+    /// output row y reads rows [2y, 2y+12); the last band runs to the image's end (ceil-mode pooling).
+    static int band_input_rows(int y0, int y1, int map_h, int level_h) {
+        using PNet = models::PNet<B>;
+        return (y1 == map_h ? level_h : PNet::kStride * (y1 - 1) + PNet::kWindow) - PNet::kStride * y0;
+    }
 
     /// Runs `net` once on zeros of `shape` in `lane`, so that its workspace holds that shape's activations.
     template <class Net>
@@ -317,8 +317,7 @@ private:
             const Band& band = bands_[b];
             const Shape& level = levels_[band.scale];
             Tensor& map = maps_[band.scale];
-            const int r0 = PNet::kStride * band.y0;
-            const int r1 = band.y1 == map.shape().h ? level.h : PNet::kStride * (band.y1 - 1) + PNet::kWindow;
+            const int r0 = PNet::kStride * band.y0, r1 = r0 + band_input_rows(band.y0, band.y1, map.shape().h, level.h);
             Tensor& slice = lane.input.tensor(0, Shape(1, r1 - r0, level.w, 3));
             sampler_.resize_normalized(PixelRect{0, 0, img.width, img.height}, level.h, level.w, slice.data(), r0, r1);
             const View out = nets_->pnet.forward(slice, lane.net, Context{nullptr, &lane.net});
