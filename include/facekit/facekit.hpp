@@ -19,6 +19,7 @@
 // Failures raise facekit::Error, or without exceptions call one hook; what fails on input also has a try_
 // form returning a Status (engine/error.hpp). For a fixed memory budget: Detector::reserve and
 // Embedder::reserve, then detect(img, faces), align(photo, face, crop), embed(crop, out) (README).
+// Weights packed by `facekit pack` are read where they lie, in flash or a mapped file (engine/prepacked.hpp).
 //
 // Where to start reading: the README's C++ example, then detect/detector.hpp and embed/embedder.hpp; for the
 // engine, engine/layers.hpp, then engine/backends/reference.hpp (the arithmetic, in plain loops).
@@ -33,6 +34,8 @@
 #include "engine/json.hpp"
 #include "engine/layers.hpp"
 #include "engine/ops.hpp"
+#include "engine/prepacked.hpp"
+#include "engine/prepacked_writer.hpp"
 #include "engine/safetensors.hpp"
 #include "engine/safetensors_writer.hpp"
 #include "engine/tensor.hpp"

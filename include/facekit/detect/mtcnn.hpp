@@ -25,6 +25,7 @@ namespace detail {
 /// Reorders a dense layer's input columns from upstream's (W, H, C) flattening to our (H, W, C).
 inline nn::ConvSpec dense_from_whc(nn::ConvSpec s, int h, int w, int c) {
     if (s.cin != h * w * c) FACEKIT_THROW(InvalidArgument("dense_from_whc: size mismatch"));
+    if (s.prepacked) return s;  // the packed file holds the reordered weights
     std::vector<float> r(s.weights.size());
     for (int o = 0; o < s.cout; ++o)
         for (int y = 0; y < h; ++y)
@@ -56,7 +57,7 @@ public:
     static constexpr int kWindow = 12, kStride = 2;
     /// `errors`: see WeightFile (null: a bad file raises).
     explicit PNet(const SafeTensors& st, Status* errors = nullptr) {
-        WeightFile w(st, "pnet", errors);
+        WeightFile w(st, "pnet", errors, nn::packed_layout<B>());
         using nn::Window;
         stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 10, Window::square(3)), w, "prelu1.weight"),
                                      nn::MaxPool2d{Window::square(2, 2), true});
@@ -64,7 +65,11 @@ public:
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 16, 32, Window::square(3)), w, "prelu3.weight"));
         heads_ = nn::Conv2d<B>(concat_outputs({w.conv("conv4_1", 32, 2, Window::square(1)),
                                                w.conv("conv4_2", 32, 4, Window::square(1))}));
+        w.adopt_layers(*this);
     }
+    /// Visits the layers that hold weights, in a fixed order (packed weights files: engine/prepacked.hpp).
+    template <class F>
+    void for_each_layer(F&& f) { f(stem_.conv()), f(conv2_), f(conv3_), f(heads_); }
     /// in: N×H×W×3, normalised as (v − 127.5)/128. Returns N×h×w×6 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
         using detail::apply;
@@ -94,14 +99,17 @@ public:
     static constexpr int kInput = 24, kOutputs = 6;  // p_background, p_face, r0..r3
     /// `errors`: see WeightFile (null: a bad file raises).
     explicit RNet(const SafeTensors& st, Status* errors = nullptr) {
-        WeightFile w(st, "rnet", errors);
+        WeightFile w(st, "rnet", errors, nn::packed_layout<B>());
         using nn::Window;
         stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 28, Window::square(3)), w, "prelu1.weight"), pool_.spec());
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 28, 48, Window::square(3)), w, "prelu2.weight"));
         conv3_ = nn::Conv2d<B>(with_prelu(w.conv("conv3", 48, 64, Window::square(2)), w, "prelu3.weight"));
         dense4_ = nn::Conv2d<B>(with_prelu(detail::dense_from_whc(w.linear("dense4", 576, 128), 3, 3, 64), w, "prelu4.weight"));
         heads_ = nn::Conv2d<B>(concat_outputs({w.linear("dense5_1", 128, 2), w.linear("dense5_2", 128, 4)}));
+        w.adopt_layers(*this);
     }
+    template <class F>
+    void for_each_layer(F&& f) { f(stem_.conv()), f(conv2_), f(conv3_), f(dense4_), f(heads_); }
     /// in: N×24×24×3 normalised. Returns N×1×1×6 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
         using detail::apply;
@@ -127,7 +135,7 @@ public:
     static constexpr int kInput = 48, kOutputs = 16;  // p_background, p_face, r0..r3, x0..x4, y0..y4
     /// `errors`: see WeightFile (null: a bad file raises).
     explicit ONet(const SafeTensors& st, Status* errors = nullptr) {
-        WeightFile w(st, "onet", errors);
+        WeightFile w(st, "onet", errors, nn::packed_layout<B>());
         using nn::Window;
         stem_ = nn::ConvMaxPool2d<B>(with_prelu(w.conv("conv1", 3, 32, Window::square(3)), w, "prelu1.weight"), pool3_.spec());
         conv2_ = nn::Conv2d<B>(with_prelu(w.conv("conv2", 32, 64, Window::square(3)), w, "prelu2.weight"));
@@ -136,7 +144,10 @@ public:
         dense5_ = nn::Conv2d<B>(with_prelu(detail::dense_from_whc(w.linear("dense5", 1152, 256), 3, 3, 128), w, "prelu5.weight"));
         heads_ = nn::Conv2d<B>(concat_outputs({w.linear("dense6_1", 256, 2), w.linear("dense6_2", 256, 4),
                                                w.linear("dense6_3", 256, 10)}));
+        w.adopt_layers(*this);
     }
+    template <class F>
+    void for_each_layer(F&& f) { f(stem_.conv()), f(conv2_), f(conv3_), f(conv4_), f(dense5_), f(heads_); }
     /// in: N×48×48×3 normalised. Returns N×1×1×16 in `ws`.
     View forward(ConstView in, Workspace& ws, const Context& ctx) const {
         using detail::apply;

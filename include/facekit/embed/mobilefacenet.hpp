@@ -35,7 +35,7 @@ public:
 
     /// `errors`: see WeightFile (null: a bad file raises).
     explicit MobileFaceNet(const SafeTensors& st, Status* errors = nullptr) {
-        WeightFile w(st, "mobilefacenet", errors);
+        WeightFile w(st, "mobilefacenet", errors, nn::packed_layout<B>());
         Json graph;
         std::string why;
         if (!Json::try_parse(st.metadata("graph"), graph, why))
@@ -44,6 +44,16 @@ public:
             w.report(Status::file_error(st.name(), "graph: " + why));
         else
             build(st, w, graph);
+        w.adopt_layers(*this);
+    }
+
+    /// Visits the layers that hold weights, in the order they run (packed weights files: engine/prepacked.hpp).
+    template <class F>
+    void for_each_layer(F&& f) {
+        for (const Step& s : steps_) {
+            if (s.depthwise) f(dw_[s.layer]);
+            else f(conv_[s.layer]);
+        }
     }
 
     /// in: N×112×112×3 RGB standardised as (v − 127.5)/128. Returns N×1×1×192 in `ws`, L2-normalised
@@ -234,6 +244,7 @@ private:
                     spec.window = win, spec.cin = ws[3], spec.cout = ws[0];
                     spec.weights = std::move(weights);  // OHWI already
                     spec.epilogue = std::move(epi);
+                    spec.prepacked = w.prepacked();
                     s.layer = conv_.size();
                     conv_.emplace_back(spec);
                 } else {
@@ -242,6 +253,7 @@ private:
                     spec.window = win, spec.channels = ws[3];
                     spec.weights = std::move(weights);  // 1HWC = [kh][kw][c]
                     spec.epilogue = std::move(epi);
+                    spec.prepacked = w.prepacked();
                     s.depthwise = true;
                     s.layer = dw_.size();
                     dw_.emplace_back(spec);

@@ -106,11 +106,15 @@ struct ConvSpec {
     int cin = 0, cout = 0;
     std::vector<float> weights;  // cout × kh × kw × cin
     Epilogue epilogue;
+    /// The values (weights, bias, slopes) come already packed from a packed weights file: weights and the
+    /// epilogue's vectors are empty, the backend only sizes its arrays (engine/prepacked.hpp).
+    bool prepacked = false;
 
     int reduction() const noexcept { return window.taps() * cin; }
     void validate() const {
         window.validate();
         if (cin <= 0 || cout <= 0) FACEKIT_THROW(InvalidArgument("convolution: channel counts must be positive"));
+        if (prepacked) return;
         if (weights.size() != std::size_t(cout) * reduction()) FACEKIT_THROW(InvalidArgument("convolution: weight count mismatch"));
         epilogue.validate(cout);
     }
@@ -131,10 +135,13 @@ struct DepthwiseSpec {
     int channels = 0;
     std::vector<float> weights;
     Epilogue epilogue;
+    bool prepacked = false;  // as ConvSpec::prepacked
 
     void validate() const {
         window.validate();
-        if (channels <= 0 || weights.size() != std::size_t(window.taps()) * channels)
+        if (channels <= 0) FACEKIT_THROW(InvalidArgument("depthwise convolution: channel count must be positive"));
+        if (prepacked) return;
+        if (weights.size() != std::size_t(window.taps()) * channels)
             FACEKIT_THROW(InvalidArgument("depthwise convolution: weight count mismatch"));
         epilogue.validate(channels);
     }

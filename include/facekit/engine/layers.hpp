@@ -6,6 +6,7 @@
 #include "backend.hpp"
 #include "conv_spec.hpp"
 #include "ops.hpp"
+#include "prepacked.hpp"
 
 namespace facekit::nn {
 
@@ -36,6 +37,12 @@ public:
         Backend::conv(packed_, in, out, residual, ctx);
     }
     const typename Backend::PackedConv& packed() const noexcept { return packed_; }
+    /// f(name, array) for each of the backend's packed arrays (packed weights files: prepacked.hpp);
+    /// none where the backend has no packed layout.
+    template <class F>
+    void for_each_packed_array(F&& f) {
+        if constexpr (detail::has_packed_layout<Backend>::value) Backend::for_each_array(packed_, f);
+    }
 
 private:
     Window window_;
@@ -97,6 +104,7 @@ public:
 
     Shape output_shape(const Shape& in) const { return pool_.output_shape(conv_.output_shape(in)); }
     double flops(const Shape& in) const { return conv_.flops(in) + pool_.flops(conv_.output_shape(in)); }
+    Conv2d<Backend>& conv() noexcept { return conv_; }
     void forward(ConstView in, View out, const Context& ctx) const {
         detail::check_output(output_shape(in.shape), out.shape, "ConvMaxPool2d");
         if constexpr (detail::fuses_conv_maxpool<Backend>::value)
@@ -133,6 +141,10 @@ public:
         detail::check_output(output_shape(in.shape), out.shape, "DepthwiseConv2d");
         detail::check_residual(residual, out.shape, "DepthwiseConv2d");
         Backend::depthwise(packed_, in, out, residual, ctx);
+    }
+    template <class F>
+    void for_each_packed_array(F&& f) {
+        if constexpr (detail::has_packed_layout<Backend>::value) Backend::for_each_array(packed_, f);
     }
 
 private:

@@ -107,6 +107,11 @@ public:
         return it == metadata_.end() ? std::string() : it->second;
     }
     const std::map<std::string, std::string>& all_metadata() const noexcept { return metadata_; }
+    /// Shares ownership of the bytes (the mapping or the copy read), for whoever reads them in place
+    /// after this object is gone: packed weights (prepacked.hpp). Null for from_memory's bytes.
+    std::shared_ptr<const void> keep_alive() const {
+        return storage_ && (storage_->mapped || !storage_->owned.empty()) ? std::shared_ptr<const void>(storage_) : nullptr;
+    }
 
     /// The values of an F32 tensor, checked against the expected shape (empty = any shape).
     std::vector<float> floats(const std::string& tensor, const std::vector<std::int64_t>& expect_shape = {}) const {

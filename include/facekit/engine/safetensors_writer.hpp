@@ -110,8 +110,10 @@ inline void write_file_atomic(const std::string& path, const std::string& bytes)
 }
 }  // namespace detail
 
-inline void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
-                              const std::map<std::string, std::string>& metadata = {}) {
+/// A safetensors file's bytes. The header is padded with spaces so that the data starts on a 64-byte
+/// boundary: tensors whose sizes are multiples of 64 bytes can then be read in place (prepacked.hpp).
+inline std::string serialize_safetensors(const std::vector<NamedTensor>& tensors,
+                                         const std::map<std::string, std::string>& metadata = {}) {
     std::string header = "{";
     std::string data;
     if (!metadata.empty()) {
@@ -137,10 +139,15 @@ inline void write_safetensors(const std::string& path, const std::vector<NamedTe
         data.append(reinterpret_cast<const char*>(t.data), std::size_t(n) * 4);
     }
     header += "}";
-    header.append((8 - (8 + header.size()) % 8) % 8, ' ');
+    header.append((64 - (8 + header.size()) % 64) % 64, ' ');
     std::string file(8, '\0');
     for (int i = 0; i < 8; ++i) file[std::size_t(i)] = char((std::uint64_t(header.size()) >> (8 * i)) & 0xFF);
-    detail::write_file_atomic(path, file + header + data);
+    return file + header + data;
+}
+
+inline void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                              const std::map<std::string, std::string>& metadata = {}) {
+    detail::write_file_atomic(path, serialize_safetensors(tensors, metadata));
 }
 
 }  // namespace facekit

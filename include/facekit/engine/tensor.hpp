@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
@@ -57,6 +58,50 @@ public:
 private:
     T* data_ = nullptr;
     std::size_t size_ = 0;
+};
+
+/// A layer's packed weights as its backend's kernels read them: either owned (packed at load, resize())
+/// or borrowed, read-only, from a packed weights file that stays where it lies (flash, a mapped file;
+/// borrow(), with the object that keeps those bytes alive). expect() records the size a packed file must
+/// supply before borrow() is called (engine/prepacked.hpp).
+class PackedArray {
+public:
+    PackedArray() = default;
+    PackedArray(const PackedArray& o) : own_(o.borrowed_ ? AlignedBuffer<float>() : o.own_), owner_(o.owner_), size_(o.size_), borrowed_(o.borrowed_) {
+        data_ = borrowed_ ? o.data_ : (size_ ? own_.data() : nullptr);
+    }
+    PackedArray(PackedArray&& o) noexcept { swap(o); }
+    PackedArray& operator=(PackedArray o) noexcept { return swap(o), *this; }
+
+    /// Owns n floats (uninitialised), to be filled through data() / operator[].
+    void resize(std::size_t n) {
+        own_.resize(n);
+        data_ = n ? own_.data() : nullptr, size_ = n, borrowed_ = false, owner_.reset();
+    }
+    /// Holds nothing yet, but must be given n floats by borrow().
+    void expect(std::size_t n) { own_ = AlignedBuffer<float>(), data_ = nullptr, size_ = n, borrowed_ = false, owner_.reset(); }
+    /// Reads the size() floats at p from now on; `owner` keeps them alive (null for static storage).
+    void borrow(const float* p, std::shared_ptr<const void> owner) {
+        own_ = AlignedBuffer<float>(), data_ = p, borrowed_ = true, owner_ = std::move(owner);
+    }
+
+    const float* data() const noexcept { return data_; }
+    float* data() noexcept { return borrowed_ ? nullptr : own_.data(); }  // writable only while owned
+    std::size_t size() const noexcept { return size_; }
+    bool borrowed() const noexcept { return borrowed_; }
+    const float& operator[](std::size_t i) const noexcept { return data_[i]; }
+    float& operator[](std::size_t i) noexcept { return own_[i]; }
+
+private:
+    void swap(PackedArray& o) noexcept {
+        std::swap(own_, o.own_), std::swap(owner_, o.owner_), std::swap(data_, o.data_);
+        std::swap(size_, o.size_), std::swap(borrowed_, o.borrowed_);
+    }
+    AlignedBuffer<float> own_;
+    std::shared_ptr<const void> owner_;
+    const float* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool borrowed_ = false;
 };
 
 /// The extent of an NHWC tensor. Construction checks that every dimension is positive and that the

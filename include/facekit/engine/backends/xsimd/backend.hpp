@@ -20,6 +20,8 @@
 // map, never on the batch or the threads.
 #pragma once
 #include <cstring>
+#include <string>
+#include <type_traits>
 
 #include "../../intrinsics.hpp"  // before xsimd and Eigen: GCC 12's warnings
 #include <xsimd/xsimd.hpp>
@@ -52,18 +54,18 @@ struct XsimdBackend {
         Window window;
         int cin = 0, cout = 0, panels = 0;
         int vectors = 2;               // panel width in vectors (nr = vectors·W columns)
-        AlignedBuffer<float> weights;  // [panel][tap][cin][nr]
-        AlignedBuffer<float> winograd; // 3×3 stride 1 only: F(4×4, 3×3)'s G g Gᵀ as [ξ][panel][cin][nr]
-        AlignedBuffer<float> winograd3;  // F(3×3, 3×3)'s, where F4's weights are small (winograd.hpp)
-        AlignedBuffer<float> bias, alpha;  // padded to panels·nr
+        PackedArray weights;    // [panel][tap][cin][nr]
+        PackedArray winograd;   // 3×3 stride 1 only: F(4×4, 3×3)'s G g Gᵀ as [ξ][panel][cin][nr]
+        PackedArray winograd3;  // F(3×3, 3×3)'s, where F4's weights are small (winograd.hpp)
+        PackedArray bias, alpha;  // padded to panels·nr
         Activation activation = Activation::None;
         float residual_scale = 1.0f;
     };
     struct PackedDepthwise {
         Window window;
         int channels = 0, padded = 0;
-        AlignedBuffer<float> weights;  // [tap][padded channels]
-        AlignedBuffer<float> bias, alpha;
+        PackedArray weights;  // [tap][padded channels]
+        PackedArray bias, alpha;
         Activation activation = Activation::None;
         float residual_scale = 1.0f;
     };
@@ -84,6 +86,13 @@ struct XsimdBackend {
         const int nr = p.vectors * W;
         p.panels = (s.cout + nr - 1) / nr;
         const std::size_t k = std::size_t(s.reduction());
+        p.activation = s.epilogue.activation, p.residual_scale = s.epilogue.residual_scale;
+        if (s.prepacked) {  // the arrays come from a packed weights file: only their sizes here
+            p.weights.expect(std::size_t(p.panels) * k * nr);
+            Winograd::pack(s, p);
+            p.bias.expect(std::size_t(p.panels) * nr), p.alpha.expect(std::size_t(p.panels) * nr);
+            return p;
+        }
         p.weights.resize(std::size_t(p.panels) * k * nr);
         std::memset(p.weights.data(), 0, p.weights.size() * sizeof(float));
         for (int co = 0; co < s.cout; ++co)
@@ -91,7 +100,6 @@ struct XsimdBackend {
                 p.weights[(std::size_t(co / nr) * k + j) * nr + co % nr] = s.weights[co * k + j];
         Winograd::pack(s, p);
         pack_epilogue(s.epilogue, s.cout, std::size_t(p.panels) * nr, p.bias, p.alpha);
-        p.activation = s.epilogue.activation, p.residual_scale = s.epilogue.residual_scale;
         return p;
     }
 
@@ -100,13 +108,34 @@ struct XsimdBackend {
         PackedDepthwise p;
         p.window = s.window, p.channels = s.channels;
         p.padded = (s.channels + W - 1) / W * W;
+        p.activation = s.epilogue.activation, p.residual_scale = s.epilogue.residual_scale;
+        if (s.prepacked) {
+            p.weights.expect(std::size_t(s.window.taps()) * p.padded);
+            p.bias.expect(std::size_t(p.padded)), p.alpha.expect(std::size_t(p.padded));
+            return p;
+        }
         p.weights.resize(std::size_t(s.window.taps()) * p.padded);
         std::memset(p.weights.data(), 0, p.weights.size() * sizeof(float));
         for (int t = 0; t < s.window.taps(); ++t)
             std::memcpy(&p.weights[std::size_t(t) * p.padded], &s.weights[std::size_t(t) * s.channels], s.channels * sizeof(float));
         pack_epilogue(s.epilogue, s.channels, p.padded, p.bias, p.alpha);
-        p.activation = s.epilogue.activation, p.residual_scale = s.epilogue.residual_scale;
         return p;
+    }
+
+    /// The layout of the packed arrays, which a packed weights file must match (engine/prepacked.hpp).
+    /// It depends on the vector width only: SSE2 and NEON builds (4 floats) read the same files.
+    static const char* packed_layout() noexcept {
+        static_assert(W == 4 || W == 8 || W == 16, "name the packed layout of this vector width");
+        return W == 16 ? "xsimd-f32-w16-v1" : W == 8 ? "xsimd-f32-w8-v1" : "xsimd-f32-w4-v1";
+    }
+
+    /// Calls f(name, array) for every packed array of p ([const] PackedConv or PackedDepthwise), in a
+    /// fixed order: what a packed weights file stores of a layer.
+    template <class P, class F>
+    static void for_each_array(P& p, F&& f) {
+        f("weights", p.weights);
+        if constexpr (std::is_same_v<std::remove_const_t<P>, PackedConv>) f("winograd", p.winograd), f("winograd3", p.winograd3);
+        f("bias", p.bias), f("alpha", p.alpha);
     }
 
     /// Winograd where it pays, row tiles where they fit, the direct indirect GEMM otherwise.
@@ -133,8 +162,7 @@ struct XsimdBackend {
     }
 
 private:
-    static void pack_epilogue(const Epilogue& e, int channels, std::size_t padded, AlignedBuffer<float>& bias,
-                              AlignedBuffer<float>& alpha) {
+    static void pack_epilogue(const Epilogue& e, int channels, std::size_t padded, PackedArray& bias, PackedArray& alpha) {
         bias.resize(padded), alpha.resize(padded);
         std::memset(bias.data(), 0, padded * sizeof(float));
         std::memset(alpha.data(), 0, padded * sizeof(float));

@@ -101,7 +101,7 @@ private:
     /// the α² GEMMs M[ξ] = V[ξ]·U[ξ] over the channels, and each M block back to its m×m outputs with the
     /// epilogue. Tiles past the map's edge read zeros and store nothing.
     template <class F, int ROWS, int NV>
-    static void convolve(const PackedConv& p, const AlignedBuffer<float>& u, const ConstView& in, const View& out,
+    static void convolve(const PackedConv& p, const PackedArray& u, const ConstView& in, const View& out,
                               const ConstView* residual, const Context& ctx) {
         const std::int64_t tiles = tile_count<F>(out.shape);
         const int cin_p = (p.cin + W - 1) / W * W, cout_p = p.panels * NV * W;
@@ -207,7 +207,7 @@ private:
     /// M[ξ] = V[ξ]·U[ξ] for one panel of output channels, all tiles of the block (V's rows past the
     /// block's tiles are zeros: computed, never stored).
     template <class F, int ROWS, int NV>
-    static void multiply(const PackedConv& p, const AlignedBuffer<float>& weights, const Block& b, int xi,
+    static void multiply(const PackedConv& p, const PackedArray& weights, const Block& b, int xi,
                               int panel) {
         constexpr int nr = NV * W;
         const float* u = &weights[(std::size_t(xi) * p.panels + panel) * p.cin * nr];
@@ -261,9 +261,10 @@ private:
 
     /// U = G g Gᵀ of every (output, input) channel pair, as [ξ][panel][cin][nr].
     template <class F>
-    static void pack_transformed(const ConvSpec& s, const PackedConv& p, AlignedBuffer<float>& u_out) {
+    static void pack_transformed(const ConvSpec& s, const PackedConv& p, PackedArray& u_out) {
         const int nr = p.vectors * W;
         const std::size_t k = std::size_t(s.reduction());
+        if (s.prepacked) return u_out.expect(std::size_t(F::kPoints) * p.panels * s.cin * nr);
         u_out.resize(std::size_t(F::kPoints) * p.panels * s.cin * nr);
         std::memset(u_out.data(), 0, u_out.size() * sizeof(float));
         for (int co = 0; co < s.cout; ++co)
