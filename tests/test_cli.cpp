@@ -187,7 +187,7 @@ TEST_CASE("every command explains itself: --help lists each option with its defa
     Run top = run_cli("--help");
     CHECK(top.status == 0);
     for (const char* cmd : {"detect", "embed", "compare", "gallery enroll", "gallery identify", "gallery list",
-                            "gallery remove", "cluster", "lfw", "bench"}) {
+                            "gallery remove", "cluster", "lfw", "bench", "pack"}) {
         CAPTURE(cmd);
         CHECK(top.out.find(std::string("  ") + cmd + " ") != std::string::npos);
         Run h = run_cli(std::string(cmd) + " --help");
@@ -272,4 +272,27 @@ TEST_CASE("file names that are not UTF-8 or hold a newline: valid JSON, one-line
     CHECK(j[0].at("faces").array().size() == 1);
     CHECK(j[1].at("image").string() == d + "/line\nbreak.jpg");           // escaped in JSON
     CHECK(r.err == "facekit: warning: " + d + "/line?break.jpg: empty file\n");
+}
+
+TEST_CASE("pack: a packed models directory detects and embeds as the float one; misuse and bad files are one line") {
+    const std::string d = temp_dir("packed");
+    Run p = run_cli("pack --models " + q(models_dir()) + " --out " + q(d));
+    REQUIRE(p.status == 0);
+    CHECK(p.out.find("\"layout\": \"xsimd-f32-w") == 1);
+    for (const char* n : {"pnet", "rnet", "onet", "mobilefacenet"}) CHECK(exists(d + "/" + n + ".safetensors"));
+    const std::string photos = q(shared("data/images/facenet-pytorch"));
+    Run want = run_cli("embed --models " + q(models_dir()) + " " + photos), got = run_cli("embed --models " + q(d) + " " + photos);
+    CHECK(want.status == 0);
+    CHECK(got.status == 0);
+    CHECK(got.out == want.out);
+    CHECK(run_cli("pack --models " + q(models_dir())).err == "facekit: usage error: pack needs --out DIR (see facekit pack --help)\n");
+    // a packed file where a float file is expected by FaceNet, and a damaged one
+    Run f = run_cli("embed --model facenet --weights " + q(d + "/mobilefacenet.safetensors") + " " + photos);
+    CHECK(f.status == 1);
+    CHECK(f.err.find("facekit: error: " + d + "/mobilefacenet.safetensors: holds \"mobilefacenet\", expected \"inception_resnet_v1\"") == 0);
+    std::string bytes = read_text(d + "/pnet.safetensors");
+    write_bytes(d + "/pnet.safetensors", bytes.substr(0, bytes.size() - 64));
+    Run t = run_cli("detect --models " + q(d) + " " + photos);
+    CHECK(t.status == 1);
+    CHECK(lines_starting(t.err, "facekit: error: " + d + "/pnet.safetensors: ") == 1);
 }

@@ -6,7 +6,16 @@
 //
 //   no_exceptions <models dir> <shared dir> <bad-inputs dir> <output file>
 //   no_exceptions --hook     a misuse (a detector without networks) must reach the installed hook
+//
+// Built with FACEKIT_TEST_EMBEDDED_WEIGHTS, it is the firmware with its weights compiled in: the headers
+// `facekit pack --embed-header` wrote, whose packed arrays every layer must read where they lie.
 #include <facekit/facekit.hpp>
+#ifdef FACEKIT_TEST_EMBEDDED_WEIGHTS
+#include "mobilefacenet.hpp"
+#include "onet.hpp"
+#include "pnet.hpp"
+#include "rnet.hpp"
+#endif
 
 #include <unistd.h>
 
@@ -104,6 +113,56 @@ void refuse_bad_files(const std::string& bad_dir, const std::string& models) {
     check(!s.ok() && !none && s.file() == "/nonexistent/pnet.safetensors", "a missing MTCNN directory: " + s.message());
 }
 
+#ifdef FACEKIT_TEST_EMBEDDED_WEIGHTS
+/// Whether every packed array of net lies in [bytes, bytes + size): read in place, not copied.
+template <class Net>
+bool reads_in_place(Net& net, const unsigned char* bytes, std::size_t size) {
+    int arrays = 0, inside = 0;
+    net.for_each_layer([&](auto& layer) {
+        layer.for_each_packed_array([&](const char*, const facekit::PackedArray& a) {
+            if (!a.size()) return;
+            auto* p = reinterpret_cast<const unsigned char*>(a.data());
+            ++arrays, inside += a.borrowed() && p >= bytes && p + a.size() * sizeof(float) <= bytes + size;
+        });
+    });
+    return arrays > 0 && inside == arrays;
+}
+
+/// The networks from the compiled-in packed weights.
+facekit::Status load_networks(const std::string&, std::shared_ptr<const facekit::models::MtcnnNets<>>& nets,
+                              std::unique_ptr<facekit::Embedder>& embedder) {
+    using namespace facekit;
+    SafeTensors p, r, o, m;
+    Status s = SafeTensors::try_from_memory(facekit_packed_pnet, sizeof facekit_packed_pnet, p, "pnet");
+    if (s) s = SafeTensors::try_from_memory(facekit_packed_rnet, sizeof facekit_packed_rnet, r, "rnet");
+    if (s) s = SafeTensors::try_from_memory(facekit_packed_onet, sizeof facekit_packed_onet, o, "onet");
+    if (s) s = SafeTensors::try_from_memory(facekit_packed_mobilefacenet, sizeof facekit_packed_mobilefacenet, m, "mobilefacenet");
+    if (!s) return s;
+    auto mtcnn = std::make_shared<models::MtcnnNets<>>(p, r, o, &s);
+    if (!s) return s;
+    auto net = std::make_shared<models::MobileFaceNet<>>(m, &s);
+    if (!s) return s;
+    check(reads_in_place(mtcnn->pnet, facekit_packed_pnet, sizeof facekit_packed_pnet) &&
+              reads_in_place(mtcnn->rnet, facekit_packed_rnet, sizeof facekit_packed_rnet) &&
+              reads_in_place(mtcnn->onet, facekit_packed_onet, sizeof facekit_packed_onet) &&
+              reads_in_place(*net, facekit_packed_mobilefacenet, sizeof facekit_packed_mobilefacenet),
+          "every packed array is read in place from the compiled-in weights");
+    std::printf("weights compiled in, packed (%zu bytes), read in place\n", sizeof facekit_packed_pnet + sizeof facekit_packed_rnet +
+                                                                              sizeof facekit_packed_onet + sizeof facekit_packed_mobilefacenet);
+    nets = std::move(mtcnn);
+    embedder = std::make_unique<NetEmbedder<models::MobileFaceNet<>>>(std::move(net), "mobilefacenet", nullptr);
+    return s;
+}
+#else
+/// The networks from the models directory's float weights.
+facekit::Status load_networks(const std::string& models, std::shared_ptr<const facekit::models::MtcnnNets<>>& nets,
+                              std::unique_ptr<facekit::Embedder>& embedder) {
+    facekit::Status s = facekit::models::MtcnnNets<>::try_load(models, nets);
+    if (s) s = facekit::try_load_embedder("mobilefacenet", models, embedder);
+    return s;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,8 +186,7 @@ int main(int argc, char** argv) {
 
     std::shared_ptr<const models::MtcnnNets<>> nets;
     std::unique_ptr<Embedder> embedder;
-    Status s = models::MtcnnNets<>::try_load(models, nets);
-    if (s) s = try_load_embedder("mobilefacenet", models, embedder);
+    Status s = load_networks(models, nets, embedder);
     if (!s) {
         std::fprintf(stderr, "FAILED: %s\n", s.message().c_str());
         return 1;

@@ -15,6 +15,7 @@
 #include "cmd_embed.hpp"
 #include "cmd_gallery.hpp"
 #include "cmd_lfw.hpp"
+#include "cmd_pack.hpp"
 
 namespace {
 
@@ -40,6 +41,7 @@ const std::vector<Entry>& commands() {
         {&cli::kCluster, cli::cmd_cluster},
         {&cli::kLfw, cli::cmd_lfw},
         {&cli::kBench, cli::cmd_bench},
+        {&cli::kPack, cli::cmd_pack},
     };
     return all;
 }
