@@ -21,6 +21,8 @@ for i, m in enumerate(['pnet', 'rnet', 'onet', 'mobilefacenet', 'facenet-synthet
     with open(os.path.join(sys.argv[2], m), 'wb') as out:
         out.write(bytes([i]) + header)
 PY
+# and of the packed weights files, which only the fuzzer can make (it packs the models at start)
+FACEKIT_FUZZ_WRITE_SEEDS="$work/weights" "$build/tests/fuzz/fuzz_weights" -runs=0 > /dev/null 2>&1
 for t in safetensors gallery gallery_body image pairs json weights cli_args; do
   case $t in
     gallery_body) cp -r "$here/corpus/gallery" "$work/$t" ;;
