@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -200,9 +201,13 @@ int main(int argc, char** argv) {
     }
     std::FILE* out = std::fopen(argv[4], "w");
     if (!out) return 1;
-    int photos = 0, faces = 0;
+    // every photo, or every n-th with FACEKIT_TEST_EVERY=n (the sanitizer stage of CI)
+    const char* every_env = std::getenv("FACEKIT_TEST_EVERY");
+    const int every = every_env && std::atoi(every_env) > 0 ? std::atoi(every_env) : 1;
+    int photos = 0, faces = 0, seen = 0, reference_faces = 0;
     for (auto& [name, entry] : ref.object()) {
-        if (name == "_settings") continue;
+        if (name == "_settings" || seen++ % every) continue;
+        reference_faces += int(entry.find("boxes")->array().size());
         Image img;
         s = try_load_image(shared + "/data/images/png/" + name + ".png", img);
         check(s.ok(), s.message());
@@ -228,7 +233,8 @@ int main(int argc, char** argv) {
         ++photos;
     }
     std::fclose(out);
-    check(photos == 37 && faces == 100, "37 photos and 100 faces, got " + std::to_string(photos) + " and " + std::to_string(faces));
+    check(photos == 36 / every + 1 && faces == reference_faces && (every > 1 || faces == 100),
+          "37 photos and 100 faces (or every n-th), got " + std::to_string(photos) + " and " + std::to_string(faces));
     std::printf("%d photos, %d faces detected and embedded; %d failures\n", photos, faces, failures);
     return failures == 0 ? 0 : 1;
 }
