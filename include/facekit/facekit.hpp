@@ -36,6 +36,7 @@
 #include "engine/ops.hpp"
 #include "engine/prepacked.hpp"
 #include "engine/prepacked_writer.hpp"
+#include "engine/quant.hpp"
 #include "engine/safetensors.hpp"
 #include "engine/safetensors_writer.hpp"
 #include "engine/tensor.hpp"
